@@ -1,0 +1,29 @@
+# Set-up and the two entry points named in the README.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test system-deps install install-dev clean
+
+demo: install
+	$(BIN)/synthcam plan
+
+test: install-dev
+	$(BIN)/python -m pytest
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+install: system-deps $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+
+install-dev: system-deps $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

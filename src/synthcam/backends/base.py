@@ -1,0 +1,79 @@
+"""The one interface every generation backend implements.
+
+The engine builds a `GenerationRequest` per job and calls `generate_many` once per worker
+queue, so backends that load a model (Cosmos) load it once; simple backends only implement
+`generate`. A backend writes into the staging folder it is given and never touches final
+paths: post-processing and verification decide what becomes final.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..manifest import Manifest, Variant
+    from ..prompts import CompiledClip
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything a backend needs to make one clip."""
+
+    job_id: str
+    compiled: CompiledClip          # prompt, seed, timing, Cosmos sample
+    manifest: Manifest              # for component-aware backends (procedural)
+
+    @property
+    def name(self) -> str:
+        return self.compiled.name
+
+    @property
+    def variant(self) -> Variant:
+        return self.compiled.variant
+
+
+@dataclass
+class RawClip:
+    """What a backend produced, before post-processing to the exact target."""
+
+    request: GenerationRequest
+    video: Path                     # in staging
+    fps: float                      # frame rate as produced (Cosmos: 16)
+    frames: int                     # frames as produced
+    at_target: bool                 # True when already exactly target fps/frames/codec
+    extras: dict[str, Path] = field(default_factory=dict)  # sidecars: ground truth, Cosmos json...
+
+
+@dataclass
+class Failure:
+    """A job the backend could not make; `kind` drives the engine's retry rule."""
+
+    request: GenerationRequest
+    kind: str                       # "error", "timeout", "oom", "blocked", "missing_checkpoint", "auth"
+    message: str
+    retryable: bool = True
+
+
+class Backend(ABC):
+    name: ClassVar[str]
+    # Whether outputs come with exact per-frame labels (procedural: yes, generative: no).
+    has_ground_truth: ClassVar[bool] = False
+
+    def check(self) -> None:
+        """Raise BackendError with a clear reason if this backend cannot run here."""
+
+    @abstractmethod
+    def generate(self, request: GenerationRequest, staging: Path) -> RawClip | Failure:
+        """Make one clip in `staging`."""
+
+    def generate_many(self, requests: Iterable[GenerationRequest], staging: Path) -> Iterator[RawClip | Failure]:
+        """Make clips one after another; model-loading backends override this to batch."""
+        for request in requests:
+            yield self.generate(request, staging)
+
+    def close(self) -> None:
+        """Release processes or memory held between jobs."""

@@ -1,0 +1,1 @@
+"""`synthcam render` (issue 4)."""

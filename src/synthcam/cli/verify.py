@@ -1,0 +1,1 @@
+"""`synthcam verify` (issue 3)."""

@@ -1,0 +1,61 @@
+"""One exception tree for the whole library; the CLI maps it to one-line messages.
+
+    SynthcamError                 exit 1 unless a subclass says otherwise
+    ├── InputError                exit 2: the user's input is wrong; nothing was written
+    │   ├── ManifestError         a manifest is unreadable or invalid (carries file:line)
+    │   ├── LegacyImportError     an old v2 manifest or its templates cannot be read
+    │   ├── UnsafePathError       an ID or path would leave the workspace
+    │   └── CostTableError        the cost table is invalid or lacks an entry
+    ├── LintFailed                prompts carry lint errors, so generation is refused
+    ├── MediaError                a clip could not be decoded, encoded or written
+    └── BackendError              a generation backend failed
+"""
+
+from __future__ import annotations
+
+
+class SynthcamError(Exception):
+    """Base of every error synthcam raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(SynthcamError):
+    """The user's input is wrong; the message says what and where."""
+
+    exit_code = 2
+
+
+class ManifestError(InputError):
+    """A manifest is unreadable or invalid."""
+
+    def __init__(self, path: str, line: int | None, message: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.reason = message
+        where = f"{self.path}:{line}" if line else self.path
+        super().__init__(f"{where}: {message}")
+
+
+class LegacyImportError(InputError):
+    """An old v2 manifest or its template folder cannot be read."""
+
+
+class UnsafePathError(InputError):
+    """An ID or path is not a safe token or would leave its root folder."""
+
+
+class CostTableError(InputError):
+    """The cost table is invalid, or lacks the model or GPU asked for."""
+
+
+class LintFailed(SynthcamError):
+    """Lint found errors; generation is refused until they are fixed."""
+
+
+class MediaError(SynthcamError):
+    """A clip could not be decoded, encoded or written."""
+
+
+class BackendError(SynthcamError):
+    """A generation backend failed."""
