@@ -171,7 +171,7 @@ Motion = Literal["none", "low", "normal", "high"]
 Path_ = Literal[
     "approach_door", "deliver_package", "loiter", "test_handle", "peer_window", "circle_house",
     "exit_vehicle", "run_off", "walk_past", "drive_in", "drive_past", "park", "wander", "enter_house",
-    "leave_house", "crouch", "fight", "brandish", "carry_off", "climb_fence", "cross", "stand",
+    "leave_house", "crouch", "fight", "brandish", "carry_off", "climb_fence", "cross", "stand", "force_entry",
 ]
 
 
@@ -386,11 +386,16 @@ def _walk_lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...
             _walk_lines(item, path + (i,), out, source)
 
 
+def _too_large(source: str, raw: bytes) -> None:
+    line = raw[:MAX_MANIFEST_BYTES].count(b"\n") + 1
+    raise ManifestError(source, line, f"file passes the {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB manifest limit at this line")
+
+
 def parse_yaml(text: str | bytes, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
     """Parse YAML safely into plain data plus a path -> line map. Raises ManifestError."""
     if isinstance(text, bytes):
         if len(text) > MAX_MANIFEST_BYTES:
-            raise ManifestError(source, None, f"file is {len(text):,} bytes; manifests are limited to {MAX_MANIFEST_BYTES:,}")
+            _too_large(source, text)
         if b"\x00" in text:
             line = text[: text.index(b"\x00")].count(b"\n") + 1
             raise ManifestError(source, line, "file is binary (NUL byte), not YAML text")
@@ -525,11 +530,14 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
     source = str(path)
     try:
         size = p.stat().st_size
+        if p.is_dir():
+            raise ManifestError(source, None, "is a directory, not a manifest file")
         if not p.is_file():
             raise ManifestError(source, None, "not a regular file")
-        if size > MAX_MANIFEST_BYTES:
-            raise ManifestError(source, None, f"file is {size:,} bytes; manifests are limited to {MAX_MANIFEST_BYTES:,}")
-        raw = p.read_bytes()
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_MANIFEST_BYTES + 1)
+        if size > MAX_MANIFEST_BYTES or len(raw) > MAX_MANIFEST_BYTES:
+            _too_large(source, raw)
     except FileNotFoundError:
         raise ManifestError(source, None, "no such file") from None
     except IsADirectoryError:

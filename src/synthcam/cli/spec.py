@@ -1,0 +1,180 @@
+"""Spec commands: check, lint, prompts, plan, import-legacy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import InputError, LintFailed
+from ..legacy import import_legacy_to
+from ..lint import RULES, lint_manifest
+from ..manifest import load_manifest
+from ..plan import GPU_KINDS, cost_plan
+from ..prompts import write_prompts
+from ._app import app, console, handles_errors
+
+ManifestOpt = Annotated[Optional[str], typer.Option("--manifest", "-m", help="Manifest YAML (default: the built-in dataset).")]
+OnlyOpt = Annotated[Optional[str], typer.Option("--only", help="Comma-separated clip IDs or globs, e.g. P01,T*.")]
+DurationsOpt = Annotated[Optional[str], typer.Option("--durations", help="Comma-separated durations in seconds, e.g. 5,10.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def split_list(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def parse_durations(value: str | None) -> list[int] | None:
+    items = split_list(value)
+    if not items:
+        return None
+    try:
+        return [int(v) for v in items]
+    except ValueError:
+        raise InputError(f"--durations takes whole seconds like 5,10,30, got {value!r}") from None
+
+
+def _print_json(data: object) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@app.command("check")
+@handles_errors
+def check_cmd(manifest: ManifestOpt = None, json_out: JsonOpt = False) -> None:
+    """Validate a manifest and print what it derives (IDs, clips per series and duration).
+
+    Example: synthcam check -m examples/quickstart.yaml
+    """
+    m = load_manifest(manifest)
+    counts = m.counts()
+    if json_out:
+        _print_json({"manifest": m.path, **counts})
+        return
+    console.print(f"[bold]{m.model.name}[/] ({m.path}): {counts['ids']} IDs, {counts['clips']} clips")
+    console.print("  by series:   " + ", ".join(f"{k} {v}" for k, v in counts["by_series"].items()))
+    console.print("  by duration: " + ", ".join(f"{k}s {v}" for k, v in counts["by_duration"].items()))
+
+
+@app.command("lint")
+@handles_errors
+def lint_cmd(manifest: ManifestOpt = None, only: OnlyOpt = None, durations: DurationsOpt = None,
+             json_out: JsonOpt = False,
+             show: Annotated[int, typer.Option(help="Rows to show in the table (0 = all).")] = 50) -> None:
+    """Lint every compiled prompt; exit 1 if any rule at error level fires.
+
+    Rules: camera-in-frame, viewer-perspective, night-look, realtime-clause, length, pacing,
+    negative-prompt. Errors block generation; warnings don't.
+    """
+    m = load_manifest(manifest)
+    report = lint_manifest(m, split_list(only), parse_durations(durations))
+    if json_out:
+        _print_json({"manifest": m.path, **report.to_json()})
+    else:
+        table = Table(title=f"lint: {m.path}", show_lines=False)
+        for col in ("severity", "rule", "clip", "finding"):
+            table.add_column(col, overflow="fold")
+        rows = report.errors + report.warnings
+        for f in rows if show == 0 else rows[:show]:
+            style = "red" if f.severity == "error" else "yellow"
+            table.add_row(f"[{style}]{f.severity}[/]", f.rule, f.clip, f.message)
+        if rows:
+            console.print(table)
+            if show and len(rows) > show:
+                console.print(f"... {len(rows) - show} more (use --show 0 or --json)")
+        by_rule = ", ".join(f"{k} {v}" for k, v in sorted(report.by_rule().items())) or "none"
+        console.print(f"{report.clips} prompts: {len(report.errors)} errors, {len(report.warnings)} warnings ({by_rule})")
+        for rule, n in sorted(report.by_rule().items()):
+            console.print(f"  {rule}: {RULES[rule][1]}", style="dim")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("prompts")
+@handles_errors
+def prompts_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Folder for <ID>_<N>s.json files and batch.jsonl.")],
+                manifest: ManifestOpt = None, only: OnlyOpt = None, durations: DurationsOpt = None,
+                force: Annotated[bool, typer.Option(help="Write even if lint finds errors.")] = False) -> None:
+    """Write Cosmos Predict 2.5 inputs: one JSON per clip, batch.jsonl, and the timing plan.
+
+    The files use the flat per-sample schema of cosmos-predict2.5 v1.3.2+ (no extra keys).
+    Feed them with: python examples/inference.py -i OUT/batch.jsonl -o outputs/
+    """
+    m = load_manifest(manifest)
+    only_list, dur_list = split_list(only), parse_durations(durations)
+    report = lint_manifest(m, only_list, dur_list)
+    if not report.ok and not force:
+        first = report.errors[0]
+        raise LintFailed(f"lint found {len(report.errors)} errors (first: {first.clip}: {first.rule}: {first.message}); "
+                         "fix them or pass --force")
+    result = write_prompts(m, out, only_list, dur_list)
+    console.print(f"wrote {result.files} sample files, {result.batch} and {result.plan}")
+
+
+@app.command("plan")
+@handles_errors
+def plan_cmd(manifest: ManifestOpt = None,
+             model: Annotated[Optional[str], typer.Option(help="2B/post-trained | 14B/post-trained | 2B/distilled | ... (default: the manifest's)")] = None,
+             gpu: Annotated[str, typer.Option(help="h100 | h200 | b200")] = "h100",
+             gpus: Annotated[int, typer.Option(help="Number of GPUs, one worker each.")] = 1,
+             costs: Annotated[Optional[Path], typer.Option(help="Cost table YAML merged over the built-in one.")] = None,
+             only: OnlyOpt = None, durations: DurationsOpt = None, json_out: JsonOpt = False) -> None:
+    """Cost plan: clips, chunks, GPU-hours and wall-clock on N GPUs, per series and in total."""
+    from ..prompts import compile_manifest
+
+    if gpu not in GPU_KINDS:
+        raise InputError(f"--gpu must be one of {', '.join(GPU_KINDS)}, got {gpu!r}")
+    m = load_manifest(manifest)
+    compiled = compile_manifest(m, split_list(only), parse_durations(durations))
+    p = cost_plan(m, model, gpu, gpus, costs, compiled)
+    data = p.to_json()
+    if json_out:
+        _print_json({"manifest": m.path, **data})
+        return
+    table = Table(title=f"plan: {m.model.name} on {gpus}x {gpu.upper()}, {p.model}, timing {p.timing_policy}")
+    for col in ("series", "clips", "chunks", "GPU-hours"):
+        table.add_column(col, justify="right" if col != "series" else "left")
+    for name, b in data["by_series"].items():
+        table.add_row(name, str(b["clips"]), str(b["chunks"]), f"{b['gpu_hours']:.1f}")
+    t = data["total"]
+    table.add_row("[bold]total[/]", f"[bold]{t['clips']}[/]", f"[bold]{t['chunks']}[/]", f"[bold]{t['gpu_hours']:.1f}[/]")
+    console.print(table)
+    frames = Table(title="timing per duration")
+    for col in ("duration", "clips", "target frames @fps", "frames asked", "model frames", "chunks each"):
+        frames.add_column(col, justify="right")
+    for d, b in data["by_duration"].items():
+        frames.add_row(f"{d} s", str(b["clips"]), str(b["target_frames"]), str(b["frames_asked"]),
+                       str(b["model_frames"]), str(b["chunks_each"]))
+    console.print(frames)
+    console.print(f"per chunk: {p.chunk.seconds:g} s — {p.chunk.source}")
+    console.print(f"model load: {p.load.load_s:g} s per GPU, once — {p.load.load_source}")
+    console.print(f"GPU-hours incl. loads: {p.gpu_hours:.1f}; wall-clock on {gpus} GPU(s): "
+                  f"{data['wall_clock_h']:.2f} h (lower bound {p.lower_bound_s / 3600:.2f} h)")
+    style = "green" if p.fit.fits else ("yellow" if p.fit.flags and p.fit.peak_with_flags_gb <= p.fit.usable_gb else "red")
+    console.print(f"[{style}]memory: {p.fit.note}[/]")
+
+
+@app.command("import-legacy")
+@handles_errors
+def import_legacy_cmd(old: Annotated[Path, typer.Argument(help="The old v2 generation_manifest.yaml.")],
+                      out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the synthcam manifest.")],
+                      templates: Annotated[Optional[Path], typer.Option(help="Old templates folder (default: OLD's prompts/templates).")] = None,
+                      json_out: JsonOpt = False) -> None:
+    """Convert an old v2 manifest (and its templates) to a synthcam manifest, reporting every change."""
+    if out.exists() and out.is_dir():
+        raise InputError(f"--out {out} is a directory; give a file path")
+    m, report = import_legacy_to(old, out, templates)
+    if json_out:
+        _print_json({"out": str(out), **report.to_json()})
+        return
+    console.print(f"imported {report.ids} IDs ({report.template_entries} from templates, "
+                  f"{report.prompt_override_entries} prompt overrides) -> {out}")
+    console.print(f"[bold]changed[/] ({len(report.changed)}):")
+    for line in report.changed:
+        console.print(f"  - {line}", highlight=False)
+    console.print(f"[bold]dropped[/] ({len(report.dropped)}):")
+    for line in report.dropped:
+        console.print(f"  - {line}", highlight=False)
+    console.print(f"next: synthcam lint -m {out}")

@@ -1,0 +1,24 @@
+"""Run the CLI in-process and check the one-line-error contract."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from synthcam.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def assert_one_line_error(result, *needles: str, code: int = 2) -> str:
+    err = result.stderr.strip()
+    assert result.exit_code == code, (result.exit_code, result.stdout, err)
+    assert "Traceback" not in err + result.stdout
+    assert err.startswith("error: "), err
+    assert len(err.splitlines()) == 1, err
+    for n in needles:
+        assert n in err, (n, err)
+    return err
