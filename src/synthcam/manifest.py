@@ -516,16 +516,25 @@ def load_manifest_text(text: str | bytes, source: str = "<manifest>") -> Manifes
 
 
 BUILTIN = "builtin"
+EMBEDDED = {"builtin": "builtin.yaml", "quickstart": "quickstart.yaml"}
 
 
-def builtin_manifest_text() -> str:
-    return resources.files("synthcam").joinpath("data/builtin.yaml").read_text(encoding="utf-8")
+def builtin_manifest_text(name: str = BUILTIN) -> str:
+    return resources.files("synthcam").joinpath(f"data/{EMBEDDED[name]}").read_text(encoding="utf-8")
+
+
+def embedded_name(path: str | Path | None) -> str | None:
+    """'builtin' (also None) and 'quickstart' name manifests shipped inside the package."""
+    if path is None:
+        return BUILTIN
+    return str(path) if str(path) in EMBEDDED and not Path(str(path)).exists() else None
 
 
 def load_manifest(path: str | Path | None = None) -> Manifest:
-    """Load a manifest file, or the embedded built-in dataset when path is None or 'builtin'."""
-    if path is None or str(path) == BUILTIN:
-        return load_manifest_text(builtin_manifest_text(), "builtin:synthcam/data/builtin.yaml")
+    """Load a manifest file, or an embedded one: None/'builtin' (the built-in dataset), 'quickstart'."""
+    name = embedded_name(path)
+    if name is not None:
+        return load_manifest_text(builtin_manifest_text(name), f"{name}:synthcam/data/{EMBEDDED[name]}")
     p = Path(path)
     source = str(path)
     try:

@@ -9,7 +9,7 @@ paths: post-processing and verification decide what becomes final.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -58,10 +58,24 @@ class Failure:
     retryable: bool = True
 
 
+@dataclass
+class Hooks:
+    """Callbacks from a backend to the engine, so the store knows what is in flight."""
+
+    on_start: Callable[[GenerationRequest], None] = lambda request: None
+    on_model_load: Callable[[], None] = lambda: None
+    log: Callable[[str], None] = lambda line: None
+
+
 class Backend(ABC):
     name: ClassVar[str]
     # Whether outputs come with exact per-frame labels (procedural: yes, generative: no).
     has_ground_truth: ClassVar[bool] = False
+
+    @classmethod
+    def from_options(cls, options: dict, gpus: list[str]) -> Backend:
+        """Build from user options (CLI flags / config) for a worker pinned to `gpus`."""
+        return cls()
 
     def check(self) -> None:
         """Raise BackendError with a clear reason if this backend cannot run here."""
@@ -70,9 +84,16 @@ class Backend(ABC):
     def generate(self, request: GenerationRequest, staging: Path) -> RawClip | Failure:
         """Make one clip in `staging`."""
 
-    def generate_many(self, requests: Iterable[GenerationRequest], staging: Path) -> Iterator[RawClip | Failure]:
-        """Make clips one after another; model-loading backends override this to batch."""
+    def generate_many(self, requests: Iterable[GenerationRequest], staging: Path,
+                      hooks: Hooks | None = None) -> Iterator[RawClip | Failure]:
+        """Make clips one after another; model-loading backends override this to batch.
+
+        Yields one result per request, in any order, as each finishes. Calls hooks.on_start
+        just before a request is generated (the engine blames that one if the worker dies).
+        """
+        hooks = hooks or Hooks()
         for request in requests:
+            hooks.on_start(request)
             yield self.generate(request, staging)
 
     def close(self) -> None:

@@ -1,0 +1,1 @@
+"""The generation engine: jobs from a manifest, workers per GPU, post-processing, verification, status."""

@@ -1,0 +1,126 @@
+"""The status file and the status view, both derived from the store, never typed.
+
+The old status file said "in_progress: 8" for weeks: it was written by hand-rolled
+read-modify-write and never corrected. Here every write re-derives everything from the store
+under a lock, and a running job whose lease has lapsed is counted as pending (interrupted),
+not as in progress.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..fsutil import write_json_atomic
+from ..store import JobStore
+from ..workspace import Workspace
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds") if ts else None
+
+
+def _published(store: JobStore) -> dict[str, int] | None:
+    try:
+        from ..publish import published_counts
+    except ImportError:
+        return None
+    try:
+        return published_counts(store)
+    except Exception:  # pragma: no cover - status must never fail because of publishing
+        return None
+
+
+def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
+    """Counts for the current plan; lapsed leases count as pending, not in progress."""
+    now = now or time.time()
+    with store.transaction() as c:  # one consistent snapshot
+        rows = c.execute("SELECT state, series, duration_s, lease_until, gpu_seconds, cost_s FROM jobs WHERE current = 1").fetchall()
+        workers = c.execute("SELECT w.worker, w.gpus, w.job_id, w.job_started_at, w.heartbeat_at, w.model_loads,"
+                            " w.jobs_done, j.name, j.cost_s FROM workers w LEFT JOIN jobs j ON j.job_id = w.job_id"
+                            " WHERE w.state != 'exited' ORDER BY w.worker").fetchall()
+        failures = c.execute("SELECT j.name, j.state, j.error_kind, j.error, j.finished_at FROM jobs j"
+                             " WHERE j.current = 1 AND j.state IN ('failed', 'blocked') ORDER BY j.finished_at DESC LIMIT 10").fetchall()
+        recent_done = c.execute("SELECT COUNT(*) FROM jobs WHERE current = 1 AND state = 'done' AND finished_at > ?",
+                                (now - 600,)).fetchone()[0]
+    keys = ("total", "pending", "in_progress", "completed", "failed", "blocked")
+    total = dict.fromkeys(keys, 0)
+    by_series: dict[str, dict[str, int]] = {}
+    by_duration: dict[str, dict[str, int]] = {}
+    gpu_seconds = 0.0
+    remaining_cost = 0.0
+    stale = 0
+    for r in rows:
+        state = r["state"]
+        if state == "running" and (r["lease_until"] or 0) < now:
+            state, stale = "pending", stale + 1
+        key = {"running": "in_progress", "done": "completed"}.get(state, state)
+        gpu_seconds += r["gpu_seconds"] or 0.0
+        if key in ("pending", "in_progress"):
+            remaining_cost += r["cost_s"]
+        for bucket in (total, by_series.setdefault(r["series"], dict.fromkeys(keys, 0)),
+                       by_duration.setdefault(f"{r['duration_s']}s", dict.fromkeys(keys, 0))):
+            bucket["total"] += 1
+            bucket[key] += 1
+    status: dict[str, Any] = {
+        **total,
+        "by_series": dict(sorted(by_series.items())),
+        "by_duration": dict(sorted(by_duration.items(), key=lambda kv: int(kv[0][:-1]))),
+        "gpu_hours": round(gpu_seconds / 3600, 4),
+        "stale_leases": stale,
+        "workers": [
+            {"worker": w["worker"], "gpus": w["gpus"], "job": w["name"], "job_started_at": _iso(w["job_started_at"]),
+             "elapsed_s": round(now - w["job_started_at"], 1) if w["job_started_at"] and w["name"] else None,
+             "expected_s": w["cost_s"], "model_loads": w["model_loads"], "jobs_done": w["jobs_done"],
+             "heartbeat_age_s": round(now - w["heartbeat_at"], 1)}
+            for w in workers
+        ],
+        "recent_failures": [
+            {"name": f["name"], "state": f["state"], "kind": f["error_kind"], "reason": f["error"], "at": _iso(f["finished_at"])}
+            for f in failures
+        ],
+        "throughput_per_hour": round(recent_done * 6, 1),
+        "remaining_expected_s": round(remaining_cost, 1),
+        "updated_at": _iso(now),
+    }
+    published = _published(store)
+    if published is not None:
+        status["published"] = published
+    return status
+
+
+def write_status(ws: Workspace, store: JobStore | None = None) -> dict[str, Any]:
+    """Re-derive and atomically rewrite generation_status.json; the last writer is the newest."""
+    own = store is None
+    store = store or ws.store()
+    try:
+        with _locked(ws.root / ".status.lock"):
+            status = derive_status(store)
+            write_json_atomic(ws.status_file, status)
+    finally:
+        if own:
+            store.close()
+    return status
+
+
+def eta_seconds(status: dict[str, Any]) -> float | None:
+    """Remaining expected work spread over live workers; None when nothing runs."""
+    workers = len(status["workers"])
+    if not workers or not status["remaining_expected_s"]:
+        return None
+    return status["remaining_expected_s"] / workers
