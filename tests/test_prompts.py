@@ -160,3 +160,25 @@ def test_timing_plan_retime_policy(mini_manifest_path):
     text = Path(mini_manifest_path).read_text().replace("  seed: 7", "  seed: 7\n  timing: retime")
     clips = {c.name: c for c in compile_manifest(load_manifest_text(text, "x.yaml"))}
     assert clips["P01_30s"].timing.frames_needed == 720 and clips["P01_30s"].timing.chunks == 8
+
+
+def test_builtin_dataset_writes_621_valid_samples(tmp_path):
+    m = load_manifest()
+    out = tmp_path / "builtin"
+    result = write_prompts(m, out)
+    files = list(out.glob("*.json"))
+    assert result.files == len(files) == 621
+    lines = (out / "batch.jsonl").read_text().splitlines()
+    assert len(lines) == 621
+    samples = [json.loads(line) for line in lines]
+    for s in samples:
+        UpstreamSample(**s)
+    seeds = [s["seed"] for s in samples]
+    assert len(set(seeds)) == 621 and len({s["name"] for s in samples}) == 621
+    plan = json.loads((out / PLAN_FILE).read_text())
+    expected = {5: (80, 1, False), 10: (160, 2, True), 30: (480, 6, True)}
+    for clip, s in zip(plan["clips"], samples):
+        t = clip["timing"]
+        assert (t["frames_needed"], t["chunks"], t["autoregressive"]) == expected[clip["duration_s"]]
+        assert s.get("num_output_frames") == (t["frames_needed"] if t["autoregressive"] else None)
+        assert s["seed"] + t["chunks"] - 1 < SEED_LIMIT
