@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
-from typing import Literal
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from fakes.fake_cosmos_inference import Sample
+from pydantic import ValidationError
 
 from synthcam.errors import InputError
 from synthcam.manifest import load_manifest, load_manifest_text
@@ -24,42 +23,8 @@ from synthcam.prompts import (
 )
 
 
-class UpstreamSample(BaseModel):
-    """Written here from the documented fields of cosmos-predict2.5 v1.3.2 (config.py L404-467).
-
-    Upstream parses with extra="forbid"; guidance is an integer 0-7; resolution "none" or "H,W".
-    """
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    inference_type: Literal["text2world", "image2world", "video2world"]
-    name: str = Field(min_length=1)
-    prompt: str | None = None
-    prompt_path: str | None = None
-    input_path: str | None = None
-    negative_prompt: str | None = None
-    seed: int = 0
-    guidance: int = Field(7, ge=0, le=7)
-    resolution: str = "none"
-    num_output_frames: int = Field(77, gt=0)
-    num_steps: int = Field(35, gt=0)
-    enable_autoregressive: bool = False
-    chunk_size: int = Field(77, gt=0, le=93)
-    chunk_overlap: int = Field(1, ge=0)
-
-    @model_validator(mode="after")
-    def _rules(self) -> "UpstreamSample":
-        if self.prompt is None and self.prompt_path is None:
-            raise ValueError("prompt or prompt_path is required")
-        if self.inference_type != "text2world" and not self.input_path:
-            raise ValueError("input_path is required for image2world/video2world")
-        if self.resolution != "none":
-            m = re.fullmatch(r"(\d+),(\d+)", self.resolution)
-            if not m or int(m[1]) % 16 or int(m[2]) % 16:
-                raise ValueError("resolution must be 'none' or 'H,W' in multiples of 16")
-        if self.chunk_overlap >= self.chunk_size:
-            raise ValueError("chunk_overlap must be smaller than chunk_size")
-        return self
+# The strict replica of upstream's sample schema lives with the fake Cosmos that enforces it.
+UpstreamSample = Sample
 
 
 def test_replica_rejects_what_upstream_rejects():
