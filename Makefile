@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 
 demo: install
 	$(BIN)/synthcam plan
+	$(BIN)/synthcam run
+	$(BIN)/synthcam gallery
 
 test: install-dev
 	$(BIN)/python -m pytest

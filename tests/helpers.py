@@ -22,3 +22,20 @@ def assert_one_line_error(result, *needles: str, code: int = 2) -> str:
     for n in needles:
         assert n in err, (n, err)
     return err
+
+
+def fake_cosmos_checkout(root):
+    """A cosmos-predict2.5 checkout whose examples/inference.py is the strict fake, with its own
+    `.venv/bin/python` (as `uv sync` makes it) that runs this interpreter."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    root = Path(root)
+    (root / "examples").mkdir(parents=True)
+    shutil.copy(Path(__file__).parent / "fakes" / "fake_cosmos_inference.py", root / "examples" / "inference.py")
+    python = root / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(f"#!/bin/sh\nexec {sys.executable} \"$@\"\n")
+    python.chmod(0o755)
+    return root

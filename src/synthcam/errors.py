@@ -6,9 +6,12 @@
     │   ├── LegacyImportError     an old v2 manifest or its templates cannot be read
     │   ├── UnsafePathError       an ID or path would leave the workspace
     │   └── CostTableError        the cost table is invalid or lacks an entry
+    │   └── publish.RepositoryError   publishing outside a git repository
     ├── LintFailed                prompts carry lint errors, so generation is refused
     ├── MediaError                a clip could not be decoded, encoded or written
-    └── BackendError              a generation backend failed
+    │   └── engine.postprocess.TooFewFrames   the model wrote fewer frames than planned
+    ├── BackendError              a generation backend failed or cannot run here
+    └── publish.PublishError      git / git-lfs / the LFS server failed (GitError, LfsServerError, PublishRefused)
 """
 
 from __future__ import annotations

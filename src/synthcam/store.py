@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     findings TEXT,
     error_kind TEXT,
     error TEXT,
-    gpu_seconds REAL NOT NULL DEFAULT 0
+    gpu_seconds REAL NOT NULL DEFAULT 0,
+    landing_sha TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_pending ON jobs (cost_s DESC, job_id) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS jobs_pending_queue ON jobs (queue, cost_s DESC, job_id) WHERE state = 'pending';
@@ -96,7 +97,7 @@ CREATE TABLE IF NOT EXISTS publications (
 """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class JobSpec:
     """A job to be: identity fields hashed into job_id, plus scheduling hints."""
 
@@ -113,21 +114,12 @@ class JobSpec:
     max_attempts: int = 3
 
 
-@dataclass
-class Job:
-    job_id: str
-    name: str
-    clip_id: str
-    series: str
-    duration_s: int
-    backend: str
-    model: str
-    seed: int
-    spec: dict[str, Any]
-    cost_s: float
+@dataclass(frozen=True, kw_only=True)
+class Job(JobSpec):
+    """A job as the store holds it now: its spec plus state and result (a snapshot)."""
+
     state: str
     attempts: int
-    max_attempts: int
     worker: str | None = None
     lease_until: float | None = None
     in_flight: bool = False
@@ -255,6 +247,8 @@ class JobStore:
             c.execute("DELETE FROM cur")
             c.executemany("INSERT OR IGNORE INTO cur VALUES (?)", [(s.job_id,) for s in specs])
             c.execute("UPDATE jobs SET current = 1 WHERE job_id IN (SELECT job_id FROM cur)")
+            c.executemany("UPDATE jobs SET max_attempts = ? WHERE job_id = ? AND max_attempts != ?",
+                          [(s.max_attempts, s.job_id, s.max_attempts) for s in specs])
             superseded = c.execute("SELECT COUNT(*) FROM jobs WHERE current = 0").fetchone()[0]
         return {"new": after - before, "existing": len(specs) - (after - before), "superseded": superseded}
 
@@ -339,12 +333,26 @@ class JobStore:
                 self._event(c, "complete_rejected", job_id, worker, "lease lost", now=now)
                 return False
             c.execute("UPDATE jobs SET state = 'done', finished_at = ?, output = ?, sha256 = ?, probe = ?, findings = ?,"
-                      " in_flight = 0, lease_until = NULL, error_kind = NULL, error = NULL,"
+                      " in_flight = 0, lease_until = NULL, error_kind = NULL, error = NULL, landing_sha = NULL,"
                       " gpu_seconds = gpu_seconds + ? WHERE job_id = ?",
                       (now, output, sha256, json.dumps(probe), json.dumps(findings), gpu_seconds, job_id))
             c.execute("UPDATE workers SET jobs_done = jobs_done + 1, job_id = NULL, state = 'idle' WHERE worker = ?", (worker,))
             self._event(c, "done", job_id, worker, sha256, now=now)
         return True
+
+    def landing(self, job_id: str, worker: str, sha256: str) -> bool:
+        """Note the sha256 of a verified clip just before it is moved to its final path, so a
+        crash between the move and `complete` can be finished on resume, not regenerated."""
+        with self.transaction() as c:
+            if not self._owned(c, job_id, worker):
+                return False
+            c.execute("UPDATE jobs SET landing_sha = ? WHERE job_id = ?", (sha256, job_id))
+        return True
+
+    def landed(self) -> list[tuple[Job, str]]:
+        """Pending jobs that had a verified clip on its way to the final path when a crash hit."""
+        rows = self.conn.execute("SELECT * FROM jobs WHERE current = 1 AND state = 'pending' AND landing_sha IS NOT NULL").fetchall()
+        return [(Job.from_row(r), r["landing_sha"]) for r in rows]
 
     def adopt(self, job_id: str, output: str, sha256: str, probe: dict[str, Any], findings: list[dict[str, Any]],
               source: str, now: float | None = None) -> bool:
@@ -352,7 +360,7 @@ class JobStore:
         now = now or time.time()
         with self.transaction() as c:
             n = c.execute("UPDATE jobs SET state = 'done', finished_at = ?, output = ?, sha256 = ?, probe = ?,"
-                          " findings = ?, worker = NULL, lease_until = NULL, in_flight = 0, error_kind = NULL, error = NULL"
+                          " findings = ?, worker = NULL, lease_until = NULL, in_flight = 0, error_kind = NULL, error = NULL, landing_sha = NULL"
                           " WHERE job_id = ? AND state IN ('pending', 'failed')",
                           (now, output, sha256, json.dumps(probe), json.dumps(findings), job_id)).rowcount
             if n:
@@ -370,7 +378,7 @@ class JobStore:
             attempts = row["attempts"] + 1
             final = not retryable or attempts >= row["max_attempts"]
             state = "failed" if final else "pending"
-            delay = backoff_s * (2 ** (attempts - 1))
+            delay = min(backoff_s * (2 ** (attempts - 1)), 300.0)
             c.execute("UPDATE jobs SET state = ?, attempts = ?, error_kind = ?, error = ?, worker = NULL, lease_until = NULL,"
                       " in_flight = 0, next_attempt_at = ?, finished_at = ?, gpu_seconds = gpu_seconds + ?"
                       " WHERE job_id = ?",
@@ -406,11 +414,12 @@ class JobStore:
                 args.extend(ids)
             return c.execute(sql, args).rowcount
 
-    def reclaim_stale(self, now: float | None = None) -> list[str]:
+    def reclaim_stale(self, now: float | None = None, blame: bool = True) -> list[str]:
         """Jobs of dead workers (expired lease, or a dead pid on this host) go back to pending.
 
         Only the job a worker had in flight is blamed (one attempt counted); jobs it had merely
-        claimed return untouched. Returns the reclaimed job IDs.
+        claimed return untouched. With blame=False (a whole run was interrupted from outside:
+        Ctrl-C, kill, reboot) nobody is blamed. Returns the reclaimed job IDs.
         """
         now = now or time.time()
         host = socket.gethostname()
@@ -425,7 +434,7 @@ class JobStore:
             for r in rows:
                 if r["worker"] in dead or (r["lease_until"] or 0) < now:
                     out.append(r["job_id"])
-                    if r["in_flight"]:
+                    if r["in_flight"] and blame:
                         attempts = r["attempts"] + 1
                         state = "failed" if attempts >= r["max_attempts"] else "pending"
                         c.execute("UPDATE jobs SET state = ?, attempts = ?, error_kind = 'worker_died',"
@@ -543,7 +552,9 @@ class JobStore:
             c.execute("INSERT INTO publications (job_id, remote, path, oid, size, commit_sha, confirmed_at, missing_since)"
                       " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (job_id, remote) DO UPDATE SET path = excluded.path,"
                       " oid = excluded.oid, size = excluded.size, commit_sha = COALESCE(excluded.commit_sha, commit_sha),"
-                      " confirmed_at = excluded.confirmed_at, missing_since = excluded.missing_since",
+                      " confirmed_at = excluded.confirmed_at,"
+                      " missing_since = CASE WHEN excluded.missing_since IS NULL THEN NULL"
+                      " ELSE COALESCE(publications.missing_since, excluded.missing_since) END",
                       (job_id, remote, path, oid, size, commit_sha, now if confirmed else None, None if confirmed else now))
             self._event(c, "published" if confirmed else "publish_missing", job_id, None, f"{remote} {oid}", now=now)
 

@@ -33,6 +33,16 @@ class Workspace:
         ws.root.mkdir(parents=True, exist_ok=True)
         return ws
 
+    @classmethod
+    def existing(cls, root: str | Path) -> Workspace:
+        """Open a workspace that must already exist; never creates anything."""
+        from .errors import InputError
+
+        ws = cls(Path(root).resolve())
+        if not ws.db_path.is_file():
+            raise InputError(f"{root} is not a synthcam workspace (no {DB_NAME}); run `synthcam run -w {root}` first")
+        return ws
+
     @property
     def db_path(self) -> Path:
         return self.root / DB_NAME

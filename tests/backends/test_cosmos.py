@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from helpers import fake_cosmos_checkout
 
 from synthcam.backends.base import Failure, GenerationRequest, Hooks, RawClip
 from synthcam.backends.cosmos import CosmosBackend, make_masker
@@ -59,10 +59,7 @@ def requests_by_name() -> dict[str, GenerationRequest]:
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
     """A cosmos-predict2.5 checkout whose examples/inference.py is the fake."""
-    root = tmp_path / "checkout"
-    (root / "examples").mkdir(parents=True)
-    shutil.copy(FAKE, root / "examples" / "inference.py")
-    return root
+    return fake_cosmos_checkout(tmp_path / "checkout")
 
 
 @dataclass

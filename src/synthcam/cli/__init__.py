@@ -14,6 +14,9 @@ from ._app import app, console, err_console, fail
 from . import spec as _spec  # noqa: E402,F401
 from . import verify as _verify  # noqa: E402,F401
 from . import render as _render  # noqa: E402,F401
+from . import engine as _engine  # noqa: E402,F401
+from . import qa as _qa  # noqa: E402,F401
+from . import publish as _publish  # noqa: E402,F401
 
 __all__ = ["app", "main", "console", "err_console", "fail"]
 

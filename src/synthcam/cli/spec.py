@@ -10,12 +10,9 @@ import typer
 from rich.table import Table
 
 from ..errors import InputError, LintFailed
-from ..legacy import import_legacy_to
-from ..lint import RULES, lint_manifest
-from ..manifest import load_manifest
-from ..plan import GPU_KINDS, cost_plan
-from ..prompts import write_prompts
 from ._app import app, console, handles_errors
+
+# Library modules are imported inside each command so that start-up stays fast.
 
 ManifestOpt = Annotated[Optional[str], typer.Option("--manifest", "-m", help="Manifest YAML (default: the built-in dataset).")]
 OnlyOpt = Annotated[Optional[str], typer.Option("--only", help="Comma-separated clip IDs or globs, e.g. P01,T*.")]
@@ -48,6 +45,8 @@ def check_cmd(manifest: ManifestOpt = None, json_out: JsonOpt = False) -> None:
 
     Example: synthcam check -m examples/quickstart.yaml
     """
+    from ..manifest import load_manifest
+
     m = load_manifest(manifest)
     counts = m.counts()
     if json_out:
@@ -68,6 +67,9 @@ def lint_cmd(manifest: ManifestOpt = None, only: OnlyOpt = None, durations: Dura
     Rules: camera-in-frame, viewer-perspective, night-look, realtime-clause, length, pacing,
     negative-prompt. Errors block generation; warnings don't.
     """
+    from ..lint import RULES, lint_manifest
+    from ..manifest import load_manifest
+
     m = load_manifest(manifest)
     report = lint_manifest(m, split_list(only), parse_durations(durations))
     if json_out:
@@ -102,6 +104,10 @@ def prompts_cmd(out: Annotated[Path, typer.Option("--out", "-o", help="Folder fo
     The files use the flat per-sample schema of cosmos-predict2.5 v1.3.2+ (no extra keys).
     Feed them with: python examples/inference.py -i OUT/batch.jsonl -o outputs/
     """
+    from ..lint import lint_manifest
+    from ..manifest import load_manifest
+    from ..prompts import write_prompts
+
     m = load_manifest(manifest)
     only_list, dur_list = split_list(only), parse_durations(durations)
     report = lint_manifest(m, only_list, dur_list)
@@ -122,6 +128,8 @@ def plan_cmd(manifest: ManifestOpt = None,
              costs: Annotated[Optional[Path], typer.Option(help="Cost table YAML merged over the built-in one.")] = None,
              only: OnlyOpt = None, durations: DurationsOpt = None, json_out: JsonOpt = False) -> None:
     """Cost plan: clips, chunks, GPU-hours and wall-clock on N GPUs, per series and in total."""
+    from ..manifest import load_manifest
+    from ..plan import GPU_KINDS, cost_plan
     from ..prompts import compile_manifest
 
     if gpu not in GPU_KINDS:
@@ -163,6 +171,8 @@ def import_legacy_cmd(old: Annotated[Path, typer.Argument(help="The old v2 gener
                       templates: Annotated[Optional[Path], typer.Option(help="Old templates folder (default: OLD's prompts/templates).")] = None,
                       json_out: JsonOpt = False) -> None:
     """Convert an old v2 manifest (and its templates) to a synthcam manifest, reporting every change."""
+    from ..legacy import import_legacy_to
+
     if out.exists() and out.is_dir():
         raise InputError(f"--out {out} is a directory; give a file path")
     m, report = import_legacy_to(old, out, templates)

@@ -1,1 +1,156 @@
-"""`synthcam verify` (issue 3)."""
+"""`synthcam verify` (issue 3): a thin layer over `synthcam.verify.verify_paths`."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ..errors import InputError
+from ..fsutil import write_json_atomic
+from ..verify import Expectation, FileReport, Report, load_thresholds, verify_paths
+from ._app import app, console, err_console, handles_errors
+
+__all__ = ["verify_cmd"]
+
+
+def _durations(value: str | None) -> list[int] | None:
+    if not value:
+        return None
+    try:
+        out = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"--durations takes whole seconds like 5,10,30, got {value!r}") from None
+    if not out or any(d < 1 for d in out):
+        raise InputError(f"--durations takes positive whole seconds like 5,10,30, got {value!r}")
+    return out
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse a report path that cannot be written before spending time on decoding."""
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if path.is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise InputError(f"--json {path}: cannot write the report there")
+
+
+def _short(report: FileReport) -> str:
+    if not report.findings:
+        return ""
+    more = f" (+{len(report.findings) - 1} more)" if len(report.findings) > 1 else ""
+    return report.findings[0].detail + more
+
+
+def _table(report: Report, show_all: bool, limit: int) -> Table | None:
+    rows = report.files if show_all else [f for f in report.files if not f.ok]
+    if not rows:
+        return None
+    table = Table(title="files" if show_all else "failing files", title_justify="left")
+    for col, opts in (("file", {"overflow": "fold"}), ("status", {}), ("frames", {"justify": "right"}),
+                      ("fps", {"justify": "right"}), ("size", {}), ("finding", {"overflow": "fold"})):
+        table.add_column(col, **opts)
+    for f in rows[:limit] if limit else rows:
+        size = f"{f.width}x{f.height}" if f.width else ""
+        style = "green" if f.ok else "red"
+        table.add_row(f.path, f"[{style}]{f.status}[/]", "" if f.frames is None else str(f.frames),
+                      "" if f.fps is None else f"{f.fps:g}", size, _short(f))
+    if limit and len(rows) > limit:
+        table.caption = f"{len(rows) - limit} more rows in the JSON report (--json)"
+    return table
+
+
+def _id_table(report: Report, limit: int) -> Table | None:
+    rows = [i for i in report.ids if i.status != "ok"]
+    if not rows:
+        return None
+    table = Table(title="failing IDs", title_justify="left")
+    for col in ("id", "status", "durations", "finding"):
+        table.add_column(col, overflow="fold")
+    for i in rows[:limit] if limit else rows:
+        found = ", ".join(f"{d}s" for d in i.found_durations) or "none"
+        table.add_row(i.id, f"[red]{i.status}[/]", f"{found} of {', '.join(f'{d}s' for d in i.expected_durations)}",
+                      i.findings[0].detail if i.findings else "")
+    return table
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _summary_lines(report: Report) -> list[str]:
+    s = report.summary
+    files = f"{_n(s.files, 'file')}: {_n(s.videos, 'video')}, {_n(s.lfs_pointers, 'LFS pointer stub')}"
+    lines = [f"{files}, {s.unique_sha256} unique sha256"]
+    lines.append(f"passed {s.passed}, failed {s.failed}")
+    if s.by_kind:
+        lines.append("failures by kind: " + ", ".join(f"{k} {n}" for k, n in s.by_kind.items()))
+    if s.ids:
+        lines.append(f"IDs: {s.ids}, passing {s.ids_passed}, missing variants {s.missing_variants}")
+    return lines
+
+
+@app.command("verify")
+@handles_errors
+def verify_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Video files and/or folders (searched for *.mp4).", show_default=False)],
+    manifest: Annotated[str | None, typer.Option("--manifest", "-m", help="Manifest YAML: expectations and the variants that must exist.")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here ('-' prints it).")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes (default: CPU count).")] = None,
+    fps: Annotated[int, typer.Option(help="Expected frame rate without a manifest.")] = 24,
+    width: Annotated[int, typer.Option(help="Expected width without a manifest.")] = 1280,
+    height: Annotated[int, typer.Option(help="Expected height without a manifest.")] = 704,
+    codec: Annotated[str, typer.Option(help="Expected codec ('any' to skip).")] = "h264",
+    pix_fmt: Annotated[str, typer.Option("--pix-fmt", help="Expected pixel format ('any' to skip).")] = "yuv420p",
+    durations: Annotated[str | None, typer.Option(help="Durations every ID must have without a manifest, e.g. 5,10,30 (default: every duration seen).")] = None,
+    thresholds: Annotated[Path | None, typer.Option(help="YAML/JSON file overriding check thresholds (see docs/verify.md).")] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="List passing files too.")] = False,
+    show: Annotated[int, typer.Option(help="Rows to show per table (0 = all).")] = 50,
+) -> None:
+    """Verify video clips in one decode pass each; exit 1 if any file or ID fails.
+
+    Checks: LFS pointer stubs, empty/not-video/unreadable/corrupt files, exact frame count,
+    fps, VFR, resolution, codec, duplicates and near duplicates (re-encodes, prefixes),
+    black, frozen, flicker, static, scene cuts, and missing duration variants per ID.
+
+    Example: synthcam verify out/ --manifest dataset.yaml --json report.json
+    """
+    for name, value in (("--fps", fps), ("--width", width), ("--height", height)):
+        if value < 1:
+            raise InputError(f"{name} must be a positive number, got {value}")
+    if jobs is not None and jobs < 1:
+        raise InputError(f"--jobs must be at least 1, got {jobs}")
+    if json_path is not None and str(json_path) != "-":
+        _check_writable(json_path)
+    th = load_thresholds(thresholds) if thresholds else None
+    defaults = Expectation(fps=fps, width=width, height=height, codec=None if codec == "any" else codec,
+                           pix_fmt=None if pix_fmt == "any" else pix_fmt)
+    run = {"manifest": manifest, "jobs": jobs, "thresholds": th, "defaults": defaults, "durations": _durations(durations)}
+    if console.is_terminal:
+        columns = (TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("verify", total=None)
+            report = verify_paths(paths, progress=lambda _r, done, total: bar.update(task, completed=done, total=total), **run)
+    else:
+        report = verify_paths(paths, progress=lambda r, done, total: err_console.print(
+            f"[{done}/{total}] {r.status:<16} {r.path}", highlight=False, markup=False, soft_wrap=True), **run)
+    if json_path is not None and str(json_path) == "-":
+        typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        for table in (_table(report, show_all, show), _id_table(report, show)):
+            if table is not None:
+                console.print(table)
+        for line in _summary_lines(report):
+            console.print(line, highlight=False, soft_wrap=True)
+        if json_path is not None:
+            try:
+                write_json_atomic(json_path, report.to_json())
+            except OSError as exc:
+                raise InputError(f"--json {json_path}: cannot write the report: {exc.strerror or exc}") from None
+            console.print(f"report: {json_path}", highlight=False, soft_wrap=True)
+    raise typer.Exit(0 if report.ok else 1)

@@ -1,0 +1,111 @@
+"""`synthcam publish` (issue 7): Git LFS with proof that the server holds every object."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import InputError
+from ..publish import CheckResult, ClipState, PublishRefused, PublishResult, check, publish
+from ._app import app, console, err_console, fail, handles_errors
+
+WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", envvar="SYNTHCAM_WORKSPACE",
+                                            help="Workspace folder (job store, clips/).")]
+PathOpt = Annotated[Optional[Path], typer.Option(
+    "--path", help="Publish this folder (e.g. an export, inside a git work tree) instead of clips/.")]
+RemoteOpt = Annotated[Optional[str], typer.Option(
+    "--remote", help="Git remote (default origin; with --check, every recorded server).")]
+BranchOpt = Annotated[Optional[str], typer.Option("--branch", help="Branch to push HEAD to (default: the current).")]
+CheckOpt = Annotated[bool, typer.Option("--check", help="Ask the server again about every clip recorded as published.")]
+RepairOpt = Annotated[bool, typer.Option("--repair", help="Check, and re-upload missing objects from local content.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def _say(text: str) -> None:
+    console.print(text, highlight=False, soft_wrap=True)
+
+
+def _progress(quiet: bool) -> Callable[[str], None] | None:
+    """Step messages on a terminal's stderr; none in pipes, so stderr stays one error line."""
+    if quiet or not err_console.is_terminal:
+        return None
+    return lambda message: err_console.print(f"[dim]{message}[/]", highlight=False, soft_wrap=True)
+
+
+def _table(title: str, columns: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> Table:
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _missing(rows: list[ClipState]) -> Table:
+    return _table("missing on the server", ("clip", "path", "oid", "why"),
+                  [(c.name, c.path, c.oid[:12], c.detail) for c in rows])
+
+
+def _show_publish(r: PublishResult) -> None:
+    what = f"commit {r.commit[:12]}" if r.commit else "no commit"
+    _say(f"published to {r.remote} ({r.endpoint}), branch {r.branch}, {what} "
+         f"({'new' if r.committed else 'unchanged'})")
+    _say(f"  uploaded {r.uploaded} objects ({r.uploaded_bytes} bytes); "
+         f"the server confirmed {r.published} of {len(r.clips)} clips")
+    if r.missing:
+        console.print(_missing(r.missing))
+
+
+def _show_check(r: CheckResult, repair: bool) -> None:
+    present = len(r.clips) - len(r.missing)
+    repaired = f", {len(r.repaired)} repaired" if repair else ""
+    _say(f"checked {len(r.clips)} published clips on {', '.join(r.endpoints) or 'no server'}: "
+         f"{present} present, {len(r.missing)} missing{repaired}")
+    if r.missing:
+        console.print(_missing(r.missing))
+        if not repair:
+            _say("re-upload them from local content with: synthcam publish --repair")
+
+
+@app.command("publish")
+@handles_errors
+def publish_cmd(workspace: WorkspaceOpt = Path("."), path: PathOpt = None, remote: RemoteOpt = None,
+                branch: BranchOpt = None, check_only: CheckOpt = False, repair: RepairOpt = False,
+                json_out: JsonOpt = False) -> None:
+    """Commit verified clips to Git LFS, push (with hooks), and prove the server holds every object.
+
+    Exit 0 when the server confirmed every clip; 1 when any is missing, or when a clip was
+    refused (then nothing is committed); 2 for usage errors.
+
+    Example: synthcam publish -w runs/demo --remote origin
+             synthcam publish -w runs/demo --check --repair
+    """
+    if branch and (check_only or repair):
+        raise InputError("--branch applies to publishing, not to --check/--repair")
+    progress = _progress(json_out)
+    if check_only or repair:
+        result = check(workspace, path=path, remote=remote, repair=repair, progress=progress)
+        if json_out:
+            typer.echo(json.dumps(result.to_json(), indent=2))
+        else:
+            _show_check(result, repair)
+        raise typer.Exit(1 if result.missing else 0)
+    try:
+        published = publish(workspace, path=path, remote=remote or "origin", branch=branch, progress=progress)
+    except PublishRefused as exc:
+        if json_out:
+            typer.echo(json.dumps({"refused": [vars(r) for r in exc.refusals]}, indent=2))
+        else:
+            rows = [(r.name, r.path, r.reason) for r in exc.refusals]
+            console.print(_table("refused", ("clip", "path", "reason"), rows))
+        fail(exc)
+    if json_out:
+        typer.echo(json.dumps(published.to_json(), indent=2))
+    else:
+        _show_publish(published)
+    raise typer.Exit(1 if published.missing else 0)

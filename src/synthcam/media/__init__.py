@@ -1,0 +1,1 @@
+"""Video encoding and probing shared by backends, post-processing and the verifier."""

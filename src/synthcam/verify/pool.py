@@ -1,0 +1,147 @@
+"""Spread files over worker processes, and survive workers that crash or hang.
+
+libav can crash or stall on hostile input, and one bad file must not take the run with it.
+Each worker is a process fed one task at a time over a pipe; the parent watches the pipes and
+the process sentinels, kills a worker that exceeds its time budget, records a crash or a
+timeout as that task's result, and starts a fresh worker. Workers come from a forkserver, so
+they are forked from a clean process even when the caller runs threads (a progress bar).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+__all__ = ["TaskFailed", "run_tasks"]
+
+_POLL_S = 0.5
+
+
+@dataclass(frozen=True)
+class TaskFailed:
+    """A task produced no result: its worker crashed, hung, or raised."""
+
+    reason: str
+
+
+def _worker_main(conn: Connection, fn: Callable[..., Any]) -> None:
+    with contextlib.suppress(Exception):
+        import cv2
+
+        cv2.setNumThreads(1)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        if message is None:
+            return
+        index, args = message
+        try:
+            result: Any = fn(*args)
+        except Exception as exc:  # noqa: BLE001 - reported as the task's result
+            result = TaskFailed(f"{type(exc).__name__}: {exc}")
+        conn.send((index, result))
+
+
+class _Worker:
+    def __init__(self, ctx: Any, fn: Callable[..., Any]):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(child, fn), daemon=True)
+        self.process.start()
+        child.close()
+        self.task: int | None = None
+        self.started = 0.0
+
+    def give(self, index: int, args: tuple[Any, ...]) -> None:
+        self.task, self.started = index, time.monotonic()
+        self.conn.send((index, args))
+
+    def stop(self, force: bool = False) -> None:
+        if not force and self.process.is_alive():
+            with contextlib.suppress(OSError, ValueError):
+                self.conn.send(None)
+            self.process.join(2)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(2)
+        self.conn.close()
+
+
+def _context() -> Any:
+    methods = mp.get_all_start_methods()
+    ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in methods:
+        # The server imports the caller's main script and the verifier once; workers fork from it
+        # and skip both imports (without "__main__" every worker would re-run the main script).
+        ctx.set_forkserver_preload(["__main__", "synthcam.verify.file"])
+    return ctx
+
+
+def run_tasks(
+    fn: Callable[..., Any],
+    tasks: Sequence[tuple[Any, ...]],
+    jobs: int,
+    timeout_s: float,
+    on_result: Callable[[int, Any], None],
+    order: Sequence[int] | None = None,
+) -> None:
+    """Run fn(*task) for every task on `jobs` processes; on_result(index, result or TaskFailed).
+
+    `order` is the dispatch order (default: as given); biggest first keeps the last worker
+    from starting a long file while the others sit idle.
+    """
+    if not tasks:
+        return
+    ctx = _context()
+    pending = deque(order if order is not None else range(len(tasks)))
+    workers = [_Worker(ctx, fn) for _ in range(max(1, min(jobs, len(tasks))))]
+    try:
+        while pending or any(w.task is not None for w in workers):
+            for w in workers:
+                if w.task is None and pending:
+                    i = pending.popleft()
+                    w.give(i, tasks[i])
+            busy = [w for w in workers if w.task is not None]
+            ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=_POLL_S))
+            now = time.monotonic()
+            for n, w in enumerate(workers):
+                if w.task is None:
+                    continue
+                failure = None
+                if w.conn in ready:
+                    try:
+                        index, result = w.conn.recv()
+                    except (EOFError, OSError):
+                        failure = _death(w)
+                    else:
+                        w.task = None
+                        on_result(index, result)
+                        continue
+                elif w.process.sentinel in ready or not w.process.is_alive():
+                    failure = _death(w)
+                elif now - w.started > timeout_s:
+                    failure = f"no result after {timeout_s:g} s; the worker was stopped"
+                if failure is not None:
+                    index = w.task
+                    w.task = None
+                    w.stop(force=True)
+                    workers[n] = _Worker(ctx, fn)
+                    on_result(index, TaskFailed(failure))
+    finally:
+        for w in workers:
+            w.stop(force=w.task is not None)
+
+
+def _death(w: _Worker) -> str:
+    w.process.join(1)
+    code = w.process.exitcode
+    if code is not None and code < 0:
+        return f"the decoder crashed (signal {-code}) on this file"
+    return f"the worker process died (exit code {code})"

@@ -1,0 +1,40 @@
+"""A fast test double backend: a textured background with a moving block, exactly at target.
+
+Registered for spawned workers through SYNTHCAM_BACKENDS="simple=fakes.simple_backend:SimpleBackend"
+(the tests folder is on sys.path). SIMPLE_DELAY_S slows each frame, for kill tests.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from synthcam.backends.base import Backend, GenerationRequest, RawClip
+from synthcam.media.encode import VideoWriter
+
+
+class SimpleBackend(Backend):
+    name = "simple"
+
+    def generate(self, request: GenerationRequest, staging: Path) -> RawClip:
+        spec_w = request.manifest.defaults.resolution.width
+        spec_h = request.manifest.defaults.resolution.height
+        v = request.variant
+        rng = np.random.default_rng(request.compiled.seed)
+        base = rng.integers(40, 200, size=(spec_h, spec_w, 3), dtype=np.uint8)
+        delay = float(os.environ.get("SIMPLE_DELAY_S", "0"))
+        out = staging / f"{request.name}.mp4"
+        size = max(8, spec_h // 5)
+        with VideoWriter(out, spec_w, spec_h, v.fps, preset="ultrafast", threads=1) as w:
+            for i in range(v.frames):
+                frame = base.copy()
+                x = int((spec_w - size) * (0.5 + 0.45 * np.sin(i / 9 + request.compiled.seed % 7)))
+                y = int((spec_h - size) * (0.5 + 0.4 * np.cos(i / 13)))
+                frame[y:y + size, x:x + size] = (255, 30, 30)
+                w.write(frame)
+                if delay:
+                    time.sleep(delay)
+        return RawClip(request, out, float(v.fps), v.frames, at_target=True)

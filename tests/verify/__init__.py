@@ -1,0 +1,1 @@
+"""Tests of synthcam.verify (a package so that its helpers import relatively)."""
