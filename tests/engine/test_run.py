@@ -122,3 +122,18 @@ def test_status_file_is_written_atomically_and_valid(tmp_path):
     data = json.loads((ws / "generation_status.json").read_text())
     assert data["completed"] == 2 and data["updated_at"]
     assert not [p for p in os.listdir(ws) if p.endswith(".partial")]
+
+
+def test_variants_that_repeat_each_other_are_not_verified(tmp_path, monkeypatch):
+    """The old 5/10/30 s variants were one clip three times: a variant whose picture repeats a
+    verified sibling (here the 1 s clip is the first second of the 2 s one) fails."""
+    monkeypatch.setenv("SIMPLE_IGNORE_SEED", "1")
+    result = run(TINY, tmp_path / "ws", RunOptions(backend="simple", workers=1, lease_s=5, only=["A01"]))
+    store = Workspace.at(tmp_path / "ws").store()
+    try:
+        jobs = {j.name: j for j in store.jobs() if j.clip_id == "A01"}
+    finally:
+        store.close()
+    assert jobs["A01_2s"].state == "done"  # longest first
+    assert jobs["A01_1s"].state == "failed" and jobs["A01_1s"].error_kind == "verify:near_duplicate"
+    assert not result.ok

@@ -26,7 +26,7 @@ from ..fsutil import atomic_dir
 from ..manifest import load_manifest_text
 from ..prompts import Compiler
 from ..store import Job
-from ..verify import verify_file
+from ..verify import FileReport, Signature, Thresholds, mark_duplicates, verify_file
 from ..verify.expect import Expectation
 from ..workspace import Workspace
 from .jobs import job_spec
@@ -227,6 +227,21 @@ class Worker:
             return
         self._finish(job, result)
 
+    def _sibling_twin(self, job: Job, report: FileReport) -> tuple[str, str] | None:
+        """The old system's 5/10/30 s variants were one clip three times: compare a new clip
+        with its verified siblings (same ID) before it becomes final."""
+        siblings = [j for j in self.store.jobs("done") if j.clip_id == job.clip_id and j.job_id != job.job_id]
+        if not siblings:
+            return None
+        others = [FileReport(path=j.output or j.name, sha256=j.sha256, codec=(j.probe or {}).get("codec"),
+                             signature=signature_from_json((j.probe or {}).get("signature"))) for j in siblings]
+        candidate = report.model_copy(deep=True)
+        mark_duplicates([candidate, *others], Thresholds())
+        for f in candidate.findings:
+            if f.kind in ("duplicate", "near_duplicate"):
+                return f.kind, f.detail
+        return None
+
     def _finish(self, job: Job, raw: RawClip) -> None:
         spec = job.spec
         timing = spec["timing"]
@@ -257,6 +272,10 @@ class Worker:
             detail = report.findings[0].detail if report.findings else report.status
             self._fail(job.job_id, f"verify:{report.status}", detail, retryable=report.status in TRANSIENT_VERIFY)
             return
+        twin = self._sibling_twin(job, report)
+        if twin:
+            self._fail(job.job_id, f"verify:{twin[0]}", twin[1], retryable=False)
+            return
         final = self.ws.clip_path(name)
         truth = {k: p for k, p in raw.extras.items() if Path(p).exists()} if self.backend.has_ground_truth else {}  # type: ignore[union-attr]
         if truth:
@@ -271,6 +290,7 @@ class Worker:
         os.replace(staged, final)
         probe = {k: getattr(report, k) for k in ("frames", "fps", "width", "height", "codec", "pix_fmt", "size")}
         probe["metrics"] = report.metrics
+        probe["signature"] = signature_to_json(report.signature)
         if self.store.complete(job.job_id, self.cfg.worker, self.ws.relative(final), report.sha256 or "", probe,
                                findings, gpu_seconds=self._seconds(job.job_id)):
             self.log(f"done {name} sha256 {report.sha256}", job.job_id)
@@ -282,6 +302,20 @@ class Worker:
                 with contextlib.suppress(OSError):
                     leftover.unlink()
         write_status(self.ws, self.store)
+
+
+def signature_to_json(sig: Signature | None) -> dict[str, list] | None:
+    if sig is None:
+        return None
+    return {"frame": [f"{h:016x}" for h in sig.frame_hashes], "motion": [f"{h:016x}" for h in sig.motion_hashes],
+            "active": list(sig.motion_active)}
+
+
+def signature_from_json(data: dict[str, list] | None) -> Signature | None:
+    if not data:
+        return None
+    return Signature(tuple(int(h, 16) for h in data["frame"]), tuple(int(h, 16) for h in data["motion"]),
+                     tuple(bool(a) for a in data["active"]))
 
 
 def worker_main(cfg: WorkerConfig) -> None:
