@@ -39,6 +39,27 @@ def one_run(n_jobs: int, cycles: int) -> tuple[float, float, float]:
         return sync_s, rate, status_s
 
 
+def status_command_seconds(n_jobs: int, repeat: int) -> float:
+    """Wall time of the real `synthcam status --json` process on a workspace with n_jobs jobs."""
+    import subprocess
+    import sys
+
+    with tempfile.TemporaryDirectory() as d:
+        store = JobStore(Path(d) / "synthcam.db")
+        store.sync(make_specs(n_jobs))
+        store.register_worker("w", "bench")
+        for job in store.claim("w", limit=n_jobs // 2):
+            store.complete(job.job_id, "w", f"clips/{job.name}.mp4", "0" * 64, {"frames": 120}, [])
+        store.close()
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "synthcam", "status", "-w", d, "--json"], check=True,
+                           stdout=subprocess.DEVNULL)
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--jobs", type=int, default=10_000)
@@ -51,6 +72,7 @@ def main() -> None:
     print(f"| sync + assign (s) | {sync_s:.2f} |")
     print(f"| claim+complete cycles/s (median of {a.repeat}) | {rate:,.0f} |")
     print(f"| derive status (s) | {status_s:.3f} |")
+    print(f"| `synthcam status --json` process, {a.jobs:,} jobs (s, median of 5) | {status_command_seconds(a.jobs, 5):.3f} |")
 
 
 if __name__ == "__main__":

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.table import Table
 
 from ..errors import InputError
-from ..publish import CheckResult, ClipState, PublishRefused, PublishResult, check, publish
 from ._app import app, console, err_console, fail, handles_errors
+
+if TYPE_CHECKING:  # the publish stack loads only when the command runs
+    from ..publish import CheckResult, ClipState, PublishResult
 
 WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", envvar="SYNTHCAM_WORKSPACE",
                                             help="Workspace folder (job store, clips/).")]
@@ -85,6 +87,8 @@ def publish_cmd(workspace: WorkspaceOpt = Path("."), path: PathOpt = None, remot
     Example: synthcam publish -w runs/demo --remote origin
              synthcam publish -w runs/demo --check --repair
     """
+    from ..publish import PublishRefused, check, publish
+
     if branch and (check_only or repair):
         raise InputError("--branch applies to publishing, not to --check/--repair")
     progress = _progress(json_out)
@@ -109,3 +113,4 @@ def publish_cmd(workspace: WorkspaceOpt = Path("."), path: PathOpt = None, remot
     else:
         _show_publish(published)
     raise typer.Exit(1 if published.missing else 0)
+

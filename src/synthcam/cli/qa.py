@@ -9,9 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..export import LAYOUTS, export
-from ..frames import extract
-from ..gallery import build_gallery
+# The export, frames and gallery stacks load only when their command runs.
+LAYOUTS = ("nemotron", "flat")
 from ._app import app, console, err_console, handles_errors
 from .engine import DEFAULT_WORKSPACE, WorkspaceOpt
 from .spec import DurationsOpt, JsonOpt, parse_durations
@@ -39,6 +38,8 @@ def frames_cmd(
 
     Example: synthcam frames P01_5s --every 1s --sheet
     """
+    from ..frames import extract
+
     result = extract(clip, out, count=count, every=every, sheet=sheet, workspace=workspace)
     for path in result.frames:
         _say(str(path))
@@ -58,6 +59,8 @@ def gallery_cmd(
     The page works from file:// with no server. Thumbnails are remade only for clips whose
     sha256 changed. Example: synthcam gallery -w workspace --open
     """
+    from ..gallery import build_gallery
+
     result = build_gallery(workspace, workers=workers)
     t = result.thumbs
     _say(f"{result.path}: {result.rows} IDs, {result.jobs} clips planned, {result.verified} verified "
@@ -87,6 +90,8 @@ def export_cmd(
 
     Example: synthcam export --layout nemotron --out data/synthetic --durations 5 --dry-run
     """
+    from ..export import export
+
     result = export(workspace, layout, out, durations=parse_durations(durations), dry_run=dry_run, manifest=manifest)
     if json_out:
         typer.echo(json.dumps(result.to_json(), indent=2))

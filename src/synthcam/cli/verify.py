@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..errors import InputError
-from ..fsutil import write_json_atomic
-from ..verify import Expectation, FileReport, Report, load_thresholds, verify_paths
 from ._app import app, console, err_console, handles_errors
+
+if TYPE_CHECKING:  # the verify stack (PyAV, OpenCV) loads only when the command runs
+    from ..verify import FileReport, Report
 
 __all__ = ["verify_cmd"]
 
@@ -127,6 +128,9 @@ def verify_cmd(
         raise InputError(f"--jobs must be at least 1, got {jobs}")
     if json_path is not None and str(json_path) != "-":
         _check_writable(json_path)
+    from ..fsutil import write_json_atomic
+    from ..verify import Expectation, load_thresholds, verify_paths
+
     th = load_thresholds(thresholds) if thresholds else None
     defaults = Expectation(fps=fps, width=width, height=height, codec=None if codec == "any" else codec,
                            pix_fmt=None if pix_fmt == "any" else pix_fmt)

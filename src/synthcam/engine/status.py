@@ -35,17 +35,6 @@ def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds") if ts else None
 
 
-def _published(store: JobStore) -> dict[str, int] | None:
-    try:
-        from ..publish import published_counts
-    except ImportError:
-        return None
-    try:
-        return published_counts(store)
-    except Exception:  # pragma: no cover - status must never fail because of publishing
-        return None
-
-
 def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
     """Counts for the current plan; lapsed leases count as pending, not in progress."""
     now = now or time.time()
@@ -98,9 +87,7 @@ def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
         "remaining_expected_s": round(remaining_cost, 1),
         "updated_at": _iso(now),
     }
-    published = _published(store)
-    if published is not None:
-        status["published"] = published
+    status["published"] = store.published_counts()
     return status
 
 

@@ -125,16 +125,5 @@ def _repair(git: Git, store: JobStore, root: Path, rows: list[dict[str, Any]], m
 
 
 def published_counts(store: JobStore) -> dict[str, int]:
-    """Verified clips of the current plan: published (confirmed), missing on a server, or not published.
-
-    A clip counts as published only when a server confirmed the object of its current content;
-    one that any server has lost counts as missing until `synthcam publish --repair` fixes it.
-    """
-    rows = store.conn.execute(
-        "SELECT j.job_id, MAX(p.confirmed_at IS NULL AND p.oid = j.sha256) AS lost,"
-        " MAX(p.confirmed_at IS NOT NULL AND p.oid = j.sha256) AS confirmed"
-        " FROM jobs j LEFT JOIN publications p ON p.job_id = j.job_id"
-        " WHERE j.current = 1 AND j.state = 'done' GROUP BY j.job_id").fetchall()
-    missing = sum(1 for r in rows if r["lost"])
-    published = sum(1 for r in rows if r["confirmed"] and not r["lost"])
-    return {"published": published, "missing": missing, "unpublished_verified": len(rows) - published - missing}
+    """Verified clips of the current plan: published, missing on a server, or not published."""
+    return store.published_counts()
