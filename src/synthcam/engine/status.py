@@ -36,10 +36,12 @@ def _iso(ts: float | None) -> str | None:
 
 
 def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
-    """Counts for the current plan; lapsed leases count as pending, not in progress."""
+    """Counts for the current plan. In progress means being generated right now: jobs a worker
+    has claimed for its batch but not started, and jobs whose lease has lapsed, are pending."""
     now = now or time.time()
     with store.transaction() as c:  # one consistent snapshot
-        rows = c.execute("SELECT state, series, duration_s, lease_until, gpu_seconds, cost_s FROM jobs WHERE current = 1").fetchall()
+        rows = c.execute("SELECT state, series, duration_s, lease_until, in_flight, gpu_seconds, cost_s FROM jobs"
+                         " WHERE current = 1").fetchall()
         workers = c.execute("SELECT w.worker, w.gpus, w.job_id, w.job_started_at, w.heartbeat_at, w.model_loads,"
                             " w.jobs_done, j.name, j.cost_s FROM workers w LEFT JOIN jobs j ON j.job_id = w.job_id"
                             " WHERE w.state != 'exited' ORDER BY w.worker").fetchall()
@@ -53,11 +55,13 @@ def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
     by_duration: dict[str, dict[str, int]] = {}
     gpu_seconds = 0.0
     remaining_cost = 0.0
-    stale = 0
+    stale = queued = 0
     for r in rows:
         state = r["state"]
         if state == "running" and (r["lease_until"] or 0) < now:
             state, stale = "pending", stale + 1
+        elif state == "running" and not r["in_flight"]:
+            state, queued = "pending", queued + 1  # claimed by a worker's batch, not started yet
         key = {"running": "in_progress", "done": "completed"}.get(state, state)
         gpu_seconds += r["gpu_seconds"] or 0.0
         if key in ("pending", "in_progress"):
@@ -72,6 +76,7 @@ def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
         "by_duration": dict(sorted(by_duration.items(), key=lambda kv: int(kv[0][:-1]))),
         "gpu_hours": round(gpu_seconds / 3600, 4),
         "stale_leases": stale,
+        "queued_in_workers": queued,
         "workers": [
             {"worker": w["worker"], "gpus": w["gpus"], "job": w["name"], "job_started_at": _iso(w["job_started_at"]),
              "elapsed_s": round(now - w["job_started_at"], 1) if w["job_started_at"] and w["name"] else None,

@@ -37,7 +37,8 @@ class VideoWriter:
     by libswscale. `threads` is fixed rather than "auto" because x264 output depends on the
     thread count. With more than one thread, x264's macroblock-tree rate control still made
     about one encode in ten differ (measured with FFmpeg 8 / PyAV 18), so `deterministic`
-    turns it off (`mbtree=0`); repeated encodes are then byte-identical.
+    turns it off (`mbtree=0`); repeated encodes are then byte-identical. Frame threads are
+    the default: x264 encodes while the caller prepares the next frame.
     """
 
     def __init__(
@@ -52,7 +53,7 @@ class VideoWriter:
         crf: int = 20,
         preset: str = "veryfast",
         threads: int = 2,
-        thread_type: str = "SLICE",
+        thread_type: str = "FRAME",
         options: dict[str, str] | None = None,
         tags: dict[str, int] | None = None,
         deterministic: bool = True,
