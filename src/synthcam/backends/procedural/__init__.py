@@ -107,7 +107,7 @@ def _measure(r: Renderer, truth: Truth, index: int, instances: list) -> None:
         if x1 <= x0 or y1 <= y0:
             continue
         fx0, fy0 = max(ras.x0, 0), max(ras.y0, 0)
-        visible = r.ids[fy0:min(ras.y1, h), fx0:min(ras.x1, w)] == inst.actor.track
+        visible = cv2.compare(r.ids[fy0:min(ras.y1, h), fx0:min(ras.x1, w)], inst.actor.track, cv2.CMP_EQ)
         truth.add(index, inst.actor.track, inst.actor.label, inst.actor.role, ras.area, (x0, y0, x1, y1), visible, (fx0, fy0))
     truth.frame_done(index)
 

@@ -217,7 +217,9 @@ class Renderer:
         fy, fx, ly, lx = win
         local = np.ascontiguousarray(d.raster.parts[ly, lx])
         sel = cv2.compare(local, 0, cv2.CMP_GT)
-        cv2.copyTo(d.palette[local], sel, self.frame[fy, fx])
+        lut = np.zeros((256, 1, 3), np.uint8)
+        lut[:len(d.palette), 0] = d.palette
+        cv2.copyTo(cv2.LUT(cv2.cvtColor(local, cv2.COLOR_GRAY2BGR), lut), sel, self.frame[fy, fx])
         np.putmask(self.ids[fy, fx], sel, d.actor.track)
         for cut, segs in self._footprints:
             x0, y0 = max(fx.start, cut.x0), max(fy.start, cut.y0)

@@ -128,7 +128,8 @@ class Truth:
 
     def add(self, index: int, track: int, label: str, role: str, full: int, box: tuple[int, int, int, int],
             visible: np.ndarray | None, at: tuple[int, int]) -> None:
-        """One labelled object in frame `index` (0-based): full pixel count, amodal box, visible mask."""
+        """One labelled object in frame `index` (0-based): full pixel count, amodal box, and its
+        visible mask (bool or uint8 non-zero) placed at `at` in the frame."""
         frame = index + 1
         seen = int(np.count_nonzero(visible)) if visible is not None else 0
         vis = seen / full if full else 0.0
@@ -141,10 +142,10 @@ class Truth:
         cid = self.class_id(label)
         self._mot.write(f"{frame},{track},{x0},{y0},{x1 - x0},{y1 - y0},{1 if seen else 0},{cid},{vis:.4f}\n")  # type: ignore[union-attr]
         if self.sampled(index) and seen:
-            c0, r0, bw, bh = cv2.boundingRect(visible.view(np.uint8))
+            c0, r0, bw, bh = cv2.boundingRect(visible.view(np.uint8) if visible.dtype == bool else visible)
             c1, r1 = c0 + bw, r0 + bh
             full_mask = np.zeros((self.height, self.width), bool)
-            full_mask[at[1]:at[1] + visible.shape[0], at[0]:at[0] + visible.shape[1]] = visible
+            full_mask[at[1]:at[1] + visible.shape[0], at[0]:at[0] + visible.shape[1]] = visible != 0
             self._ann_count += 1
             ann = {"id": self._ann_count, "image_id": frame, "video_id": 1, "frame_id": frame, "track_id": track,
                    "category_id": cid, "bbox": [at[0] + c0, at[1] + r0, c1 - c0, r1 - r0], "area": seen, "iscrowd": 0,
