@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..errors import BackendError, InputError, SynthcamError
 from ..manifest import COSMOS_MODELS
 from ..prompts import MODEL_FPS
+from ..redact import Masker
 from .base import Backend, Failure, GenerationRequest, Hooks, RawClip
 
 SCRIPT = "examples/inference.py"
@@ -151,22 +152,10 @@ class CosmosOptions(BaseModel):
 
 # --- secrets: nothing we log or raise may carry a token or a password ---------------------
 
-_SECRET_TEXT = [(re.compile(r"hf_[A-Za-z0-9]{6,}"), "hf_***"), (re.compile(r"(://)[^/\s:@]+:[^/\s@]+@"), r"\1***@")]
-_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|API_KEY|ACCESS_KEY|CREDENTIAL|AUTH", re.I)
-
 
 def make_masker(env: dict[str, str]) -> Callable[[str], str]:
-    """Hide hf_ tokens, URL credentials and the values of secret-looking variables in `env`."""
-    values = sorted({v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= 6}, key=len, reverse=True)
-
-    def mask(text: str) -> str:
-        for value in values:
-            text = text.replace(value, "***")
-        for pattern, repl in _SECRET_TEXT:
-            text = pattern.sub(repl, text)
-        return text
-
-    return mask
+    """Hide every secret shape `synthcam.redact` knows, plus the values of secret-named variables in `env`."""
+    return Masker(env)
 
 
 # --- recognising why Cosmos stopped -------------------------------------------------------
