@@ -22,3 +22,10 @@ def legacy_manifest_path() -> Path:
     if not path.exists():
         pytest.skip("../shared/reference/nemotron-cosmos is not present")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_default_workspace(tmp_path_factory, monkeypatch):
+    """Commands given no -w use ./workspace: point it at an empty temporary folder, so a developer's
+    own ./workspace (from `make demo`) never changes what a test sees."""
+    monkeypatch.setenv("SYNTHCAM_WORKSPACE", str(tmp_path_factory.mktemp("default-ws") / "workspace"))

@@ -39,3 +39,27 @@ def fake_cosmos_checkout(root):
     python.write_text(f"#!/bin/sh\nexec {sys.executable} \"$@\"\n")
     python.chmod(0o755)
     return root
+
+
+SIMPLE_BACKEND = "simple=fakes.simple_backend:SimpleBackend"
+
+
+def with_env(**values: str):
+    """Set environment variables for a block (session fixtures cannot use monkeypatch)."""
+    import contextlib
+    import os
+
+    @contextlib.contextmanager
+    def scope():
+        old = {k: os.environ.get(k) for k in values}
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    return scope()

@@ -5,8 +5,10 @@
     │   ├── ManifestError         a manifest is unreadable or invalid (carries file:line)
     │   ├── LegacyImportError     an old v2 manifest or its templates cannot be read
     │   ├── UnsafePathError       an ID or path would leave the workspace
+    │   ├── WorkspaceError        a workspace's store is missing, damaged or not ours; a folder links outside
     │   └── CostTableError        the cost table is invalid or lacks an entry
     │   └── publish.RepositoryError   publishing outside a git repository
+    ├── StorageError              the disk is full, read-only or refuses a write (names the path and the fix)
     ├── LintFailed                prompts carry lint errors, so generation is refused
     ├── MediaError                a clip could not be decoded, encoded or written
     │   └── engine.postprocess.TooFewFrames   the model wrote fewer frames than planned
@@ -46,6 +48,16 @@ class LegacyImportError(InputError):
 
 class UnsafePathError(InputError):
     """An ID or path is not a safe token or would leave its root folder."""
+
+
+class WorkspaceError(InputError):
+    """A workspace cannot be used as it is: its store is missing or damaged while clips exist,
+    it is not a synthcam store, or one of its folders is a link to somewhere else."""
+
+
+class StorageError(SynthcamError):
+    """The file system refused a write (disk full, read-only, permissions): nothing was lost,
+    the message names the path and what to do, and the work resumes once it is fixed."""
 
 
 class CostTableError(InputError):

@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .errors import InputError, MediaError
 from .fsutil import atomic_path
+from .limits import H264_MAX_PIXELS
 
 __all__ = [
     "Sample", "parse_every", "sample_times", "clip_duration", "grab", "contact_sheet",
@@ -88,6 +89,11 @@ def _open(path: Path) -> av.container.InputContainer:
     if not container.streams.video:
         container.close()
         raise MediaError(f"{path.name}: no video stream")
+    ctx = container.streams.video[0].codec_context
+    if (ctx.width or 0) * (ctx.height or 0) > H264_MAX_PIXELS:
+        container.close()
+        raise MediaError(f"{path.name}: claims {ctx.width}x{ctx.height}, beyond the "
+                         f"{H264_MAX_PIXELS / 1e6:.1f} Mpx decode limit (H.264 level 6.2); not decoded")
     return container
 
 

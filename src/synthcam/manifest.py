@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ManifestError
+from .limits import H264_MAX_PIXELS
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 MAX_DURATION_S = 300
@@ -52,6 +53,9 @@ class Resolution(_Strict):
 
     @model_validator(mode="after")
     def _multiple_of_16(self) -> Resolution:
+        if self.width * self.height > H264_MAX_PIXELS:
+            raise ValueError(f"resolution {self.width}x{self.height} is beyond H.264's largest frame "
+                             f"({H264_MAX_PIXELS / 1e6:.1f} Mpx, level 6.2): no clip of that size could be verified")
         if self.width % 16 or self.height % 16:
             raise ValueError(
                 f"resolution {self.width}x{self.height}: width and height must be multiples of 16 "
@@ -296,6 +300,11 @@ class Manifest:
     model: ManifestModel
     path: str
     lines: dict[tuple[Any, ...], int]
+    # Where it can be found again: an embedded name ("quickstart") or an absolute file path.
+    origin: str = ""
+    # The exact text it was parsed from: a workspace keeps it, so the clips' labels never depend
+    # on a file that may move or change after planning.
+    text: str = ""
 
     @property
     def defaults(self) -> Defaults:
@@ -500,7 +509,7 @@ def _check_references(m: ManifestModel, source: str, lines: dict[tuple[Any, ...]
                             f"defaults.template: unknown template {m.defaults.template!r}")
 
 
-def load_manifest_text(text: str | bytes, source: str = "<manifest>") -> Manifest:
+def load_manifest_text(text: str | bytes, source: str = "<manifest>", origin: str = "") -> Manifest:
     data, lines = parse_yaml(text, source)
     if not isinstance(data, dict):
         raise ManifestError(source, 1, f"a manifest is a YAML mapping, got {type(data).__name__}")
@@ -512,11 +521,15 @@ def load_manifest_text(text: str | bytes, source: str = "<manifest>") -> Manifes
     except RecursionError:
         raise ManifestError(source, None, "manifest nests too deeply") from None
     _check_references(model, source, lines)
-    return Manifest(model=model, path=source, lines=lines)
+    raw_text = text.decode("utf-8") if isinstance(text, bytes) else text
+    return Manifest(model=model, path=source, lines=lines, origin=origin, text=raw_text)
 
 
 BUILTIN = "builtin"
+QUICKSTART = "quickstart"
 EMBEDDED = {"builtin": "builtin.yaml", "quickstart": "quickstart.yaml"}
+# The CLI's rule for a command given no -m: the manifest its workspace was planned from, else this.
+DEFAULT_MANIFEST = QUICKSTART
 
 
 def builtin_manifest_text(name: str = BUILTIN) -> str:
@@ -531,10 +544,14 @@ def embedded_name(path: str | Path | None) -> str | None:
 
 
 def load_manifest(path: str | Path | None = None) -> Manifest:
-    """Load a manifest file, or an embedded one: None/'builtin' (the built-in dataset), 'quickstart'."""
+    """Load a manifest file, or an embedded one: None/'builtin' (the built-in dataset), 'quickstart'.
+
+    (The CLI's default is another matter: `workspace.default_manifest` says which one a command
+    uses when given no -m.)
+    """
     name = embedded_name(path)
     if name is not None:
-        return load_manifest_text(builtin_manifest_text(name), f"{name}:synthcam/data/{EMBEDDED[name]}")
+        return load_manifest_text(builtin_manifest_text(name), f"{name}:synthcam/data/{EMBEDDED[name]}", origin=name)
     p = Path(path)
     source = str(path)
     try:
@@ -555,4 +572,4 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
         raise ManifestError(source, None, "permission denied") from None
     except OSError as exc:
         raise ManifestError(source, None, f"cannot read: {exc.strerror or exc}") from None
-    return load_manifest_text(raw, source)
+    return load_manifest_text(raw, source, origin=str(p.resolve()))

@@ -20,6 +20,8 @@ from .manifest import COSMOS_MODELS, Manifest, parse_yaml
 from .prompts import CompiledClip, compile_manifest
 
 GPU_KINDS = ("h100", "h200", "b200")
+# The GPU whose chunk times order the queue when the real one is not known (relative costs are what matter).
+DEFAULT_COST_GPU = "h100"
 
 
 class _Strict(BaseModel):

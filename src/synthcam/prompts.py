@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .errors import ManifestError
 from .fsutil import atomic_dir, check_id
 from .manifest import Clip, Manifest, Variant
+from .templating import TemplateLimit, bounded_environment, render_bounded
 
 MODEL_FPS = 16            # Predict 2.5 writes every mp4 at 16 fps (checkpoint metadata: 720p, 16 fps)
 CHUNK_FRAMES = 93         # (state_t 24 - 1) x 4 + 1 latent-to-pixel frames per diffusion run
@@ -175,10 +176,12 @@ def builtin_template(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def _sentence(s: str) -> str:
+    return (s[:1].upper() + s[1:]).rstrip(" .") if s else ""
+
+
 def _environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
-    env.filters["sentence"] = lambda s: (s[:1].upper() + s[1:]).rstrip(" .") if s else ""
-    return env
+    return bounded_environment({"sentence": _sentence})
 
 
 def _join_subjects(descriptions: list[str]) -> str:
@@ -234,10 +237,10 @@ class Compiler:
             occlusion_text=occlusion,
         )
         try:
-            text = self.template(name).render(**context)
-        except jinja2.UndefinedError as exc:
-            raise ManifestError(self.manifest.path, self.manifest.line_of("clips"),
-                                f"template {name!r} for {variant.name}: {exc.message}") from None
+            text = render_bounded(self.template(name), context)
+        except TemplateLimit as exc:
+            line = self.manifest.line_of("templates", name) or self.manifest.line_of("clips")
+            raise ManifestError(self.manifest.path, line, f"template {name!r} for {variant.name}: {exc}") from None
         return _WS.sub(" ", text).strip(), pacing_s, f"template:{name}"
 
     def seed_for(self, variant: Variant) -> int:

@@ -8,16 +8,21 @@ had in flight is blamed. "done" means verified: sha256, probe and findings are s
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+from .errors import StorageError, SynthcamError, WorkspaceError
+from .redact import mask_secrets
 
 DB_NAME = "synthcam.db"
 SCHEMA_VERSION = 1
@@ -181,26 +186,111 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-class JobStore:
-    """One SQLite database per workspace; safe to open from many processes at once."""
+def storage_error(exc: BaseException, path: Path | str) -> SynthcamError:
+    """A one-line, typed error for what SQLite or the OS said about the store at `path`."""
+    text = str(exc)
+    low = text.lower()
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "disk is full" in low:
+        return StorageError(f"{path}: the disk is full; free some space and run the command again "
+                            "(nothing verified was lost; the run resumes where it stopped)")
+    if (isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)) or "readonly" in low \
+            or "read-only" in low:
+        return StorageError(f"{path}: cannot write here ({text}); make the workspace writable "
+                            "(or use a copy) and run the command again")
+    if "not a database" in low or "malformed" in low or "disk i/o error" in low or "no such table" in low:
+        return WorkspaceError(f"{path} is damaged ({text}); move it aside and rebuild the store from the verified "
+                              "clips with `synthcam adopt WORKSPACE/clips -w NEW_WORKSPACE`")
+    if "unable to open" in low:
+        return StorageError(f"{path}: cannot open the job store ({text}); check the folder exists and is writable")
+    return StorageError(f"{path}: {text}")
 
-    def __init__(self, path: Path, timeout: float = 30.0) -> None:
+
+class _Connection(sqlite3.Connection):
+    """Turns SQLite's errors into synthcam's typed ones, naming the store's path."""
+
+    store_path = ""
+
+    def execute(self, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        try:
+            return super().execute(*args)
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.store_path) from None
+
+    def executemany(self, *args: Any) -> sqlite3.Cursor:  # type: ignore[override]
+        try:
+            return super().executemany(*args)
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.store_path) from None
+
+
+class JobStore:
+    """One SQLite database per workspace; safe to open from many processes at once.
+
+    `readonly` opens without writing anything (not even the WAL's shared-memory file when the
+    folder is read-only), for commands that only report.
+    """
+
+    def __init__(self, path: Path, timeout: float = 30.0, readonly: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-        with self.transaction() as c:
-            for stmt in SCHEMA.split(";"):
-                if stmt.strip():
-                    c.execute(stmt)
-            c.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        self.readonly = readonly
+        try:
+            self.conn = self._connect(timeout)
+            self._check_header()
+            if not readonly:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+                with self.transaction() as c:
+                    for stmt in SCHEMA.split(";"):
+                        if stmt.strip():
+                            c.execute(stmt)
+                    c.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.path) from None
+
+    def _connect(self, timeout: float) -> sqlite3.Connection:
+        if self.readonly:
+            uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+            conn = None
+            for suffix in ("", "&immutable=1"):  # a read-only folder cannot hold the WAL's -shm file
+                try:
+                    conn = sqlite3.connect(uri + suffix, uri=True, timeout=timeout, isolation_level=None,
+                                           check_same_thread=False, factory=_Connection)
+                    # the plain method: a failure here must stay sqlite3's, to try immutable next
+                    sqlite3.Connection.execute(conn, "SELECT COUNT(*) FROM sqlite_master").fetchone()
+                    break
+                except sqlite3.OperationalError as exc:
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+                    if suffix or "not a database" in str(exc):
+                        raise
+            assert conn is not None
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False,
+                                   factory=_Connection)
+        conn.store_path = str(self.path)  # type: ignore[attr-defined]
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        return conn
+
+    def _check_header(self) -> None:
+        """A file that is not SQLite, or SQLite that is not ours, is refused before anything is written."""
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+        if tables and "jobs" not in tables:
+            raise WorkspaceError(f"{self.path} is an SQLite database but not a synthcam job store "
+                                 f"(tables: {', '.join(sorted(tables))[:80]}); refusing to touch it")
+        if self.readonly and "jobs" not in tables:
+            raise WorkspaceError(f"{self.path} holds no job store yet; run `synthcam run` first")
 
     @classmethod
     def open(cls, workspace: Path) -> JobStore:
         return cls(Path(workspace) / DB_NAME)
+
+    @classmethod
+    def open_existing(cls, path: Path) -> JobStore:
+        """Open a store that must exist, for reading only."""
+        return cls(path, readonly=True)
 
     def close(self) -> None:
         self.conn.close()
@@ -218,16 +308,41 @@ class JobStore:
         try:
             yield self.conn
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            with suppress(sqlite3.Error, SynthcamError):
+                self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A consistent read (BEGIN DEFERRED): works on a read-only store, takes no write lock."""
+        self.conn.execute("BEGIN")
+        try:
+            yield self.conn
+        finally:
+            with suppress(sqlite3.Error, SynthcamError):
+                self.conn.execute("COMMIT")
 
     def _event(self, c: sqlite3.Connection, kind: str, job_id: str | None = None, worker: str | None = None,
                detail: str = "", now: float | None = None) -> None:
         c.execute("INSERT INTO events (at, job_id, worker, kind, detail) VALUES (?,?,?,?,?)",
-                  (now or time.time(), job_id, worker, kind, detail))
+                  (now or time.time(), job_id, worker, kind, mask_secrets(detail)[:4000]))
 
     # --- plan -----------------------------------------------------------------------------
+
+    def record_manifest(self, origin: str, text: str) -> None:
+        """Keep the manifest the current plan comes from (where it was, and its exact text), so
+        commands that read the workspace later never depend on a file that moved or changed."""
+        with self.transaction() as c:
+            c.executemany("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                          [("manifest_origin", origin), ("manifest_text", text)])
+
+    def planned_manifest(self) -> tuple[str, str] | None:
+        """(origin, text) of the manifest the current plan was synced from; None before any plan."""
+        rows = dict(self.conn.execute("SELECT key, value FROM meta WHERE key IN ('manifest_origin', 'manifest_text')").fetchall())
+        if "manifest_text" not in rows:
+            return None
+        return rows.get("manifest_origin", ""), rows["manifest_text"]
 
     def sync(self, specs: Iterable[JobSpec], now: float | None = None) -> dict[str, int]:
         """Insert new jobs, mark exactly these as the current plan. Returns counts."""
@@ -349,6 +464,25 @@ class JobStore:
             c.execute("UPDATE jobs SET landing_sha = ? WHERE job_id = ?", (sha256, job_id))
         return True
 
+    def invalidate(self, job_id: str, kind: str, detail: str, now: float | None = None) -> bool:
+        """A verified clip whose file is gone or changed returns to pending (a fresh set of attempts),
+        with the reason in its events; nothing else about the plan changes."""
+        now = now or time.time()
+        with self.transaction() as c:
+            n = c.execute("UPDATE jobs SET state = 'pending', output = NULL, sha256 = NULL, probe = NULL, findings = NULL,"
+                          " attempts = 0, next_attempt_at = 0, finished_at = NULL, worker = NULL, lease_until = NULL,"
+                          " in_flight = 0, error_kind = NULL, error = NULL, landing_sha = NULL"
+                          " WHERE job_id = ? AND state = 'done'", (job_id,)).rowcount
+            if n:
+                self._event(c, kind, job_id, None, detail, now=now)
+        return bool(n)
+
+    def note_file_stat(self, job_id: str, mtime_ns: int) -> None:
+        """The verified file was touched but its bytes are the same: remember the new mtime."""
+        with self.transaction() as c:
+            c.execute("UPDATE jobs SET probe = json_set(COALESCE(probe, '{}'), '$.mtime_ns', ?) WHERE job_id = ?",
+                      (mtime_ns, job_id))
+
     def landed(self) -> list[tuple[Job, str]]:
         """Pending jobs that had a verified clip on its way to the final path when a crash hit."""
         rows = self.conn.execute("SELECT * FROM jobs WHERE current = 1 AND state = 'pending' AND landing_sha IS NOT NULL").fetchall()
@@ -382,7 +516,7 @@ class JobStore:
             c.execute("UPDATE jobs SET state = ?, attempts = ?, error_kind = ?, error = ?, worker = NULL, lease_until = NULL,"
                       " in_flight = 0, next_attempt_at = ?, finished_at = ?, gpu_seconds = gpu_seconds + ?"
                       " WHERE job_id = ?",
-                      (state, attempts, kind, message[:2000], now + (0 if final else delay), now if final else None,
+                      (state, attempts, kind, mask_secrets(message)[:2000], now + (0 if final else delay), now if final else None,
                        gpu_seconds, job_id))
             if worker:
                 c.execute("UPDATE workers SET job_id = NULL, state = 'idle' WHERE worker = ?", (worker,))
@@ -395,7 +529,7 @@ class JobStore:
         with self.transaction() as c:
             c.execute("UPDATE jobs SET state = 'blocked', error_kind = 'blocked', error = ?, worker = NULL,"
                       " lease_until = NULL, in_flight = 0, finished_at = ?, attempts = attempts + 1 WHERE job_id = ?",
-                      (message[:2000], now, job_id))
+                      (mask_secrets(message)[:2000], now, job_id))
             if worker:
                 c.execute("UPDATE workers SET job_id = NULL, state = 'idle' WHERE worker = ?", (worker,))
             self._event(c, "blocked", job_id, worker, message[:2000], now=now)
@@ -530,6 +664,27 @@ class JobStore:
                 bucket[r["state"]] += r["n"]
         return {"total": sum(total.values()), **total, "by_series": by_series, "by_duration": by_duration,
                 "gpu_seconds": gpu_seconds}
+
+    def selection_counts(self, job_ids: Iterable[str], now: float | None = None) -> dict[str, int]:
+        """States of these jobs (a run's selection): done, failed, blocked, pending, running (claimed
+        or in flight) and in_flight (being generated now, with a live lease)."""
+        now = now or time.time()
+        ids = list(job_ids)
+        out = dict.fromkeys(("done", "failed", "blocked", "pending", "running", "in_flight"), 0)
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            rows = self.conn.execute(
+                f"SELECT state, in_flight, lease_until FROM jobs WHERE job_id IN ({','.join('?' * len(part))})", part)
+            for r in rows.fetchall():
+                out[r["state"]] += 1
+                if r["state"] == "running" and r["in_flight"] and (r["lease_until"] or 0) >= now:
+                    out["in_flight"] += 1
+        return out
+
+    def starts(self, job_id: str) -> int:
+        """How many times generation of this job began (its real attempt count)."""
+        return self.conn.execute("SELECT COUNT(*) FROM events WHERE job_id = ? AND kind = 'started'",
+                                 (job_id,)).fetchone()[0]
 
     def events(self, job_id: str | None = None, kinds: Iterable[str] | None = None, limit: int = 50) -> list[dict[str, Any]]:
         sql, args = "SELECT * FROM events WHERE 1=1", []

@@ -68,9 +68,29 @@ class Hooks:
 
 
 class Backend(ABC):
+    """One generation method. Everything the engine, CLI, export and gallery need to know about
+    it is a class attribute or class method here, so no code outside `backends/` compares names."""
+
     name: ClassVar[str]
+    # "gpu": workers are GPU groups (--gpus); "cpu": worker processes on this machine's cores.
+    device: ClassVar[str] = "cpu"
     # Whether outputs come with exact per-frame labels (procedural: yes, generative: no).
     has_ground_truth: ClassVar[bool] = False
+    # Whether the manifest's components (scene, subjects, action...) decide the pixels, so they are
+    # part of each job's identity (procedural), or only the compiled prompt is (Cosmos).
+    uses_components: ClassVar[bool] = False
+    # The producer named in exports' metadata.
+    export_source: ClassVar[str] = ""
+
+    @classmethod
+    def model_name(cls, manifest: Manifest, requested: str | None) -> str:
+        """The model a job records (part of its identity). Generative backends run the manifest's model."""
+        return requested or cls.name
+
+    @classmethod
+    def job_cost_s(cls, compiled: CompiledClip, model: str) -> float:
+        """Expected seconds of work, for longest-first scheduling and the ETA."""
+        return float(compiled.variant.duration_s)
 
     @classmethod
     def from_options(cls, options: dict, gpus: list[str]) -> Backend:

@@ -193,7 +193,19 @@ def last_error_line(lines: Iterable[str]) -> str:
 
 class CosmosBackend(Backend):
     name = "cosmos"
+    device = "gpu"
     has_ground_truth = False
+    export_source = "cosmos"
+
+    @classmethod
+    def model_name(cls, manifest, requested: str | None) -> str:  # type: ignore[override]
+        return requested or manifest.defaults.model
+
+    @classmethod
+    def job_cost_s(cls, compiled, model: str) -> float:  # type: ignore[override]
+        from ..plan import DEFAULT_COST_GPU, load_cost_table
+
+        return compiled.timing.chunks * load_cost_table().chunk(model, DEFAULT_COST_GPU).seconds
 
     def __init__(self, options: CosmosOptions, gpus: list[str]) -> None:
         self.opts = options

@@ -1,8 +1,7 @@
-"""`synthcam run`, `status`, `logs`, `adopt` (issue 5)."""
+"""`synthcam run`, `status`, `logs`, `adopt`: generate, watch, inspect, take in."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -11,13 +10,11 @@ import typer
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from ..errors import InputError
-from ._app import app, console, handles_errors
-from .spec import DurationsOpt, JsonOpt, OnlyOpt, parse_durations, split_list
-
-WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", help="Workspace folder (job store, clips, logs).")]
-DEFAULT_WORKSPACE = Path("workspace")
+from ._app import DEFAULT_WORKSPACE, JsonOpt, ManifestOpt, WorkspaceOpt, app, console, echo_json, handles_errors, plain, say, warn
+from .spec import DurationsOpt, OnlyOpt, parse_durations, split_list
 
 
 def parse_gpus(value: str | None) -> list[str]:
@@ -41,36 +38,58 @@ def parse_gpus(value: str | None) -> list[str]:
     return items
 
 
+def describe_plan(plan: Any, backend: str, workspace: Path) -> list[str]:
+    """What a run is about to do, first: a resumed run says what it found."""
+    lines = []
+    if not plan.integrity.ok:
+        lines.append(f"warning: {plan.integrity.summary()}: returned to the queue, they will be made again")
+    if plan.resumed:
+        extra = [f"{plan.reclaimed} reclaimed from a run that stopped" if plan.reclaimed else "",
+                 f"{plan.landed} finished from a crash" if plan.landed else "",
+                 f"{plan.cleaned} leftovers of dead workers removed" if plan.cleaned else ""]
+        lines.append(f"resuming {workspace}: {plan.already_verified} of {plan.selected} already verified, "
+                     f"{plan.to_do} to do" + "".join(f", {e}" for e in extra if e))
+        if plan.failed or plan.blocked:
+            lines.append(f"  not retried: {plan.failed} failed (use --retry-failed), {plan.blocked} blocked by guardrails")
+    if plan.to_do:
+        lines.append(f"generating {plan.to_do} clips with {backend} on {plan.workers} worker(s) -> {workspace}/clips")
+    elif not plan.resumed or plan.already_verified == plan.selected:
+        lines.append(f"nothing to do: {plan.already_verified} of {plan.selected} clips verified")
+    return lines
+
+
 @app.command("run")
 @handles_errors
 def run_cmd(
-    manifest: Annotated[Optional[str], typer.Option("--manifest", "-m", help="Manifest (default: examples/quickstart.yaml; 'builtin' for the full dataset).")] = None,
+    manifest: ManifestOpt = None,
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
-    backend: Annotated[Optional[str], typer.Option(help="procedural | cosmos (default: cosmos when a checkout is configured, else procedural).")] = None,
-    gpus: Annotated[Optional[str], typer.Option(help="GPUs: N or a list like 0,1,2 (one worker per GPU group).")] = None,
-    gpus_per_worker: Annotated[int, typer.Option(help="GPUs per worker (>1: torchrun context parallelism).")] = 1,
-    workers: Annotated[Optional[int], typer.Option(help="Worker processes for CPU backends (default: CPU count).")] = None,
+    backend: Annotated[Optional[str], typer.Option(metavar="NAME", help="procedural | cosmos (default: cosmos when a checkout is configured, else procedural).")] = None,
+    gpus: Annotated[Optional[str], typer.Option(metavar="N|LIST", help="GPUs: N or a list like 0,1,2 (one worker per GPU group).")] = None,
+    gpus_per_worker: Annotated[int, typer.Option(metavar="K", help="GPUs per worker (>1: torchrun context parallelism).")] = 1,
+    workers: Annotated[Optional[int], typer.Option(metavar="N", help="Worker processes for CPU backends (default: CPU count, at most the jobs to do).")] = None,
     only: OnlyOpt = None,
     durations: DurationsOpt = None,
-    model: Annotated[Optional[str], typer.Option(help="Cosmos model (default: the manifest's).")] = None,
-    cosmos_checkout: Annotated[Optional[Path], typer.Option(envvar="SYNTHCAM_COSMOS_CHECKOUT", help="cosmos-predict2.5 checkout (v1.3.2+).")] = None,
-    launcher: Annotated[str, typer.Option(help="python | uv | docker | torchrun")] = "python",
-    docker_image: Annotated[Optional[str], typer.Option(help="Image for --launcher docker.")] = None,
-    disable_guardrails: Annotated[bool, typer.Option(help="Pass --disable-guardrails (the licence requires an equivalent safeguard).")] = False,
-    offload: Annotated[Optional[list[str]], typer.Option(help="Cosmos offload flag, repeatable, e.g. --offload --offload-text-encoder.")] = None,
-    job_timeout: Annotated[Optional[float], typer.Option(help="Seconds before a job counts as hung (Cosmos: per 93-frame chunk).")] = None,
-    interpolation: Annotated[str, typer.Option(help="16->24 fps method: mci (motion-compensated) | blend | dup")] = "mci",
-    force: Annotated[bool, typer.Option(help="Run despite lint errors.")] = False,
-    retry_failed: Annotated[bool, typer.Option(help="Give failed jobs a fresh set of attempts.")] = False,
-    max_attempts: Annotated[int, typer.Option(help="Attempts per job before it counts as failed.")] = 3,
+    model: Annotated[Optional[str], typer.Option(metavar="NAME", help="Cosmos model (default: the manifest's).")] = None,
+    cosmos_checkout: Annotated[Optional[Path], typer.Option(envvar="SYNTHCAM_COSMOS_CHECKOUT", metavar="DIR", help="cosmos-predict2.5 checkout (v1.3.2+), env SYNTHCAM_COSMOS_CHECKOUT.")] = None,
+    launcher: Annotated[str, typer.Option(metavar="NAME", help="python | uv | docker | torchrun")] = "python",
+    docker_image: Annotated[Optional[str], typer.Option(metavar="IMAGE", help="Image for --launcher docker.")] = None,
+    disable_guardrails: Annotated[bool, typer.Option("--disable-guardrails", help="Pass --disable-guardrails (the licence requires an equivalent safeguard).")] = False,
+    offload: Annotated[Optional[list[str]], typer.Option(metavar="FLAG", help="Cosmos offload flag, repeatable, e.g. --offload --offload-text-encoder.")] = None,
+    job_timeout: Annotated[Optional[float], typer.Option(metavar="SECONDS", help="Seconds before a job counts as hung (Cosmos: per 93-frame chunk).")] = None,
+    interpolation: Annotated[str, typer.Option(metavar="METHOD", help="16->24 fps: mci (motion-compensated) | blend | dup")] = "mci",
+    force: Annotated[bool, typer.Option("--force", help="Run despite lint errors.")] = False,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Give failed jobs a fresh set of attempts.")] = False,
+    max_attempts: Annotated[int, typer.Option(metavar="N", help="Attempts per job before it counts as failed.")] = 3,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Plan, generate, post-process, verify and record every clip; resumable at any point.
 
-    With no flags it runs examples/quickstart.yaml with the procedural CPU backend.
+    With no flags it runs the embedded quickstart manifest (or the one the workspace was
+    planned from) with the procedural CPU backend into ./workspace.
     """
     from ..engine.runner import RunOptions, run
+    from ..workspace import default_manifest
 
     chosen = backend or ("cosmos" if cosmos_checkout else "procedural")
     options: dict[str, Any] = {}
@@ -87,73 +106,91 @@ def run_cmd(
             options["job_timeout_s"] = job_timeout
     if interpolation not in ("mci", "blend", "dup"):
         raise InputError(f"--interpolation must be mci, blend or dup, got {interpolation!r}")
+    if max_attempts < 1:
+        raise InputError(f"--max-attempts must be at least 1, got {max_attempts}")
     opts = RunOptions(backend=chosen, gpus=parse_gpus(gpus), gpus_per_worker=gpus_per_worker, workers=workers,
                       only=split_list(only), durations=parse_durations(durations), backend_options=options,
                       model=model, force=force, retry_failed=retry_failed, max_attempts=max_attempts,
                       job_timeout_s=job_timeout if chosen != "cosmos" else None, interpolation=interpolation)
-    if chosen == "cosmos" and not opts.gpus:
-        raise InputError("--backend cosmos needs --gpus (N or a list like 0,1)")
-    target = manifest or "quickstart"
+    m = default_manifest(manifest, workspace, replan=True)
     show = not quiet and not json_out and console.is_terminal
-    progress = Progress(TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
+    talk = not quiet and not json_out
+    progress = Progress(TextColumn("verified", style="bold"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
                         TimeElapsedColumn(), TimeRemainingColumn(), console=console, disable=not show)
     task = progress.add_task("run", total=None, note="")
     last_line = [0.0]
 
-    def tick(status: dict[str, Any]) -> None:
-        busy = ", ".join(f"{w['worker'].split('-')[-1]}:{w['job']}" for w in status["workers"] if w["job"])
-        progress.update(task, total=status["total"], completed=status["completed"] + status["failed"] + status["blocked"],
-                        note=f"failed {status['failed']} blocked {status['blocked']} | {busy}"[:60])
-        if not show and not quiet and not json_out and time.time() - last_line[0] > 5:
+    def on_plan(plan: Any) -> None:
+        if talk:
+            for line in describe_plan(plan, chosen, Path(workspace)):
+                (warn if line.startswith("warning") else say)(line)
+        progress.update(task, total=plan.selected, completed=plan.already_verified + plan.failed + plan.blocked)
+
+    def tick(p: Any) -> None:
+        busy = ", ".join(f"{w['worker'].split('-')[-1]}:{w['job']}" for w in p.status["workers"] if w["job"])
+        note = f"{p.failed} failed, {p.blocked} blocked" + (f" | {busy}" if busy else "")
+        progress.update(task, total=p.selected, completed=p.finished, note=note[:40])
+        if talk and not show and busy and time.time() - last_line[0] > 5:
             last_line[0] = time.time()
-            console.print(f"{status['completed']}/{status['total']} verified, {status['in_progress']} running, "
-                          f"{status['failed']} failed, {status['blocked']} blocked", highlight=False)
+            say(f"{p.verified}/{p.selected} verified, {p.in_progress} in progress, {p.failed} failed, {p.blocked} blocked")
 
     with progress:
-        result = run(target, workspace, opts, on_tick=tick)
+        result = run(m, workspace, opts, on_tick=tick, on_plan=on_plan)
     if json_out:
-        typer.echo(json.dumps({"workspace": str(result.workspace), "selected": result.selected, "done": result.done,
-                               "failed": result.failed, "blocked": result.blocked, "pending": result.pending,
-                               "new_jobs": result.new_jobs, "elapsed_s": round(result.elapsed_s, 1),
-                               "status": result.status}, indent=2))
+        plan = result.plan
+        echo_json({"workspace": str(result.workspace), "selected": result.selected, "verified": result.done,
+                   "failed": result.failed, "blocked": result.blocked, "pending": result.pending,
+                   "new_jobs": result.new_jobs, "elapsed_s": round(result.elapsed_s, 1),
+                   "resumed": {"already_verified": plan.already_verified, "reclaimed": plan.reclaimed,
+                               "landed": plan.landed, "cleaned": plan.cleaned,
+                               "missing_or_changed": plan.integrity.missing + plan.integrity.changed} if plan else None,
+                   "status": result.status})
     else:
-        console.print(f"{result.done}/{result.selected} clips verified in {result.elapsed_s:.1f} s "
-                      f"({result.failed} failed, {result.blocked} blocked, {result.pending} pending) -> {result.workspace}/clips",
-                      highlight=False)
+        say(f"{result.done}/{result.selected} clips verified in {result.elapsed_s:.1f} s "
+            f"({result.failed} failed, {result.blocked} blocked, {result.pending} pending) -> {result.workspace}/clips")
         for f in result.status["recent_failures"][:5]:
-            console.print(f"  {f['state']} {f['name']}: {f['kind']}: {f['reason']}", highlight=False)
-        console.print(f"status: {result.workspace}/generation_status.json", highlight=False)
+            say(f"  {f['state']} {f['name']}: {f['kind']}: {f['reason']}")
+        say(f"status: {result.workspace}/generation_status.json")
     if not result.ok:
         raise typer.Exit(1)
 
 
+_COLUMNS = (("total", "total"), ("verified", "completed"), ("in progress", "in_progress"), ("pending", "pending"),
+            ("failed", "failed"), ("blocked", "blocked"))
+
+
 def _status_table(status: dict[str, Any]) -> Table:
-    from ..engine.status import eta_seconds
+    from ..engine.status import compute_time, eta_seconds, published_line
 
     t = Table(title=f"status (updated {status['updated_at']})")
-    for col in ("", "total", "completed", "in progress", "pending", "failed", "blocked"):
+    for col, _ in (("", ""), *_COLUMNS):
         t.add_column(col, justify="right" if col else "left")
-    rows = [("all", status)] + [(k, v) for k, v in status["by_series"].items()] + [(k, v) for k, v in status["by_duration"].items()]
+    rows = [("all", status)] + list(status["by_series"].items()) + list(status["by_duration"].items())
     for name, s in rows:
-        t.add_row(name, *(str(s[k]) for k in ("total", "completed", "in_progress", "pending", "failed", "blocked")))
+        t.add_row(plain(name), *(str(s[k]) for _, k in _COLUMNS))
     eta = eta_seconds(status)
-    t.caption = (f"GPU-hours {status['gpu_hours']:.2f} | throughput {status['throughput_per_hour']}/h"
-                 + (f" | ETA ~{eta / 60:.0f} min" if eta else "")
-                 + (f" | published {status['published']}" if "published" in status else ""))
+    caption = [compute_time(status), f"throughput {status['throughput_per_hour']}/h"]
+    if eta:
+        caption.append(f"ETA ~{eta / 60:.0f} min")
+    if published_line(status.get("published")):
+        caption.append(published_line(status.get("published")))
+    t.caption = " | ".join(caption)
     return t
 
 
 def _workers_table(status: dict[str, Any]) -> Table:
     t = Table(title="workers")
-    for col in ("worker", "gpus", "job", "elapsed", "model loads", "done"):
+    for col in ("worker", "gpus", "job", "elapsed", "model loads", "verified"):
         t.add_column(col)
     for w in status["workers"]:
-        t.add_row(w["worker"], w["gpus"] or "-", w["job"] or "idle", f"{w['elapsed_s']:.0f} s" if w["elapsed_s"] else "-",
-                  str(w["model_loads"]), str(w["jobs_done"]))
+        t.add_row(plain(w["worker"]), plain(w["gpus"] or "-"), plain(w["job"] or "idle"),
+                  f"{w['elapsed_s']:.0f} s" if w["elapsed_s"] else "-", str(w["model_loads"]), str(w["jobs_done"]))
     return t
 
 
 def _render_status(status: dict[str, Any]) -> Table:
+    from ..engine.status import STATE_WORDS
+
     grid = Table.grid()
     grid.add_row(_status_table(status))
     if status["workers"]:
@@ -163,86 +200,143 @@ def _render_status(status: dict[str, Any]) -> Table:
         for col in ("clip", "state", "kind", "reason"):
             f.add_column(col, overflow="fold")
         for r in status["recent_failures"][:8]:
-            f.add_row(r["name"], r["state"], r["kind"] or "", r["reason"] or "")
+            f.add_row(plain(r["name"]), STATE_WORDS.get(r["state"], r["state"]), plain(r["kind"] or ""),
+                      plain(r["reason"] or ""))
         grid.add_row(f)
+    integrity = status.get("integrity")
+    if integrity and (integrity["missing"] or integrity["changed"]):
+        grid.add_row(Text(f"warning: verified clips missing on disk: {len(integrity['missing'])}, changed: "
+                          f"{len(integrity['changed'])}; `synthcam run` makes them again", style="yellow"))
     return grid
+
+
+def read_status(workspace: Path) -> dict[str, Any]:
+    """Status derived from the store, with every verified file checked against its record.
+
+    Works on a read-only workspace: then it reports without writing (no status file, no requeue).
+    """
+    from ..engine.integrity import check_verified
+    from ..engine.status import derive_status, write_status
+    from ..errors import StorageError
+    from ..workspace import Workspace
+
+    ws = Workspace.existing(workspace)
+    try:
+        store = ws.store()
+        writable = True
+    except StorageError:
+        store, writable = ws.reader(), False
+    try:
+        integrity = check_verified(ws, store, repair=writable)
+        status = derive_status(store)
+        if writable:
+            try:
+                status = write_status(ws, store)
+            except StorageError:
+                writable = False
+        status["integrity"] = {"checked": integrity.checked, "missing": integrity.missing,
+                               "changed": integrity.changed, "requeued": integrity.requeued}
+        status["read_only"] = not writable
+        return status
+    finally:
+        store.close()
 
 
 @app.command("status")
 @handles_errors
 def status_cmd(workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
-               watch: Annotated[bool, typer.Option(help="Refresh live until Ctrl-C.")] = False,
+               watch: Annotated[bool, typer.Option("--watch", help="Refresh live until Ctrl-C.")] = False,
                json_out: JsonOpt = False) -> None:
-    """Counts, workers, throughput, ETA and recent failures, derived from the job store."""
-    from ..engine.status import write_status
+    """Counts, workers, throughput, ETA and recent failures, derived from the job store.
+
+    Every verified clip is checked against its record (size and mtime, sha256 when those
+    changed); a missing or changed clip is reported and returned to the queue.
+    """
+    if json_out:
+        echo_json(read_status(workspace))
+        return
+    if not watch:
+        console.print(_render_status(read_status(workspace)))
+        return
+    with Live(_render_status(read_status(workspace)), console=console, refresh_per_second=2) as live:
+        while True:
+            time.sleep(1.0)
+            live.update(_render_status(read_status(workspace)))
+
+
+def job_report(workspace: Path, key: str) -> dict[str, Any]:
+    """A job's record, its events and its log, for `synthcam logs`."""
     from ..workspace import Workspace
 
     ws = Workspace.existing(workspace)
-    store = ws.store()
+    store = ws.reader()
     try:
-        if json_out:
-            typer.echo(json.dumps(write_status(ws, store), indent=2))
-            return
-        if not watch:
-            console.print(_render_status(write_status(ws, store)))
-            return
-        with Live(_render_status(write_status(ws, store)), console=console, refresh_per_second=2) as live:
-            while True:
-                time.sleep(1.0)
-                live.update(_render_status(write_status(ws, store)))
+        found = store.find(key)
+        if not found:
+            raise InputError(f"no job matches {key!r} in {workspace}")
+        j = found[0]
+        log = ws.job_log(j.job_id)
+        return {"name": j.name, "job_id": j.job_id, "state": j.state, "current": j.current,
+                "generation_attempts": store.starts(j.job_id), "failed_attempts": j.attempts,
+                "error_kind": j.error_kind, "error": j.error, "output": j.output, "sha256": j.sha256,
+                "events": store.events(job_id=j.job_id, limit=500),
+                "log": log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""}
     finally:
         store.close()
 
 
 @app.command("logs")
 @handles_errors
-def logs_cmd(job: Annotated[str, typer.Argument(help="Job ID (or a prefix) or clip name like P01_5s.")],
-             workspace: WorkspaceOpt = DEFAULT_WORKSPACE) -> None:
-    """A job's events and log."""
-    from ..workspace import Workspace
+def logs_cmd(job: Annotated[str, typer.Argument(metavar="JOB", help="Job ID (or a prefix) or clip name like P01_5s.")],
+             workspace: WorkspaceOpt = DEFAULT_WORKSPACE, json_out: JsonOpt = False) -> None:
+    """A job's state, its events and its log."""
+    from ..engine.status import STATE_WORDS
 
-    ws = Workspace.existing(workspace)
-    store = ws.store()
-    try:
-        found = store.find(job)
-        if not found:
-            raise InputError(f"no job matches {job!r} in {workspace}")
-        j = found[0]
-        console.print(f"[bold]{j.name}[/] job {j.job_id} state {j.state} attempts {j.attempts}"
-                      + (f" error {j.error_kind}: {j.error}" if j.error else ""), highlight=False)
-        for e in store.events(job_id=j.job_id, limit=200):
-            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["at"]))
-            console.print(f"{stamp} {e['kind']:<10} {e['worker'] or '':<14} {e['detail']}", highlight=False, markup=False)
-        log = ws.job_log(j.job_id)
-        if log.exists():
-            console.print(log.read_text(encoding="utf-8", errors="replace"), highlight=False, markup=False, end="")
-    finally:
-        store.close()
+    r = job_report(workspace, job)
+    if json_out:
+        echo_json(r)
+        return
+    attempts = r["generation_attempts"]
+    head = Text.assemble((r["name"], "bold"), f" job {r['job_id']}: {STATE_WORDS.get(r['state'], r['state'])}, "
+                         f"{attempts} generation attempt{'s' if attempts != 1 else ''}")
+    if not r["current"]:
+        head.append(" (superseded: not in the current plan)")
+    if r["error"]:
+        head.append(f"; last error {r['error_kind']}: ")
+        head.append(plain(r["error"]))
+    console.print(head, soft_wrap=True)
+    for e in r["events"]:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["at"]))
+        kind = STATE_WORDS["done"] if e["kind"] == "done" else e["kind"]
+        say(f"{stamp} {kind:<12} {e['worker'] or '':<14} {e['detail']}")
+    if r["log"]:
+        console.print(plain(r["log"]), end="", soft_wrap=True)
 
 
 @app.command("adopt")
 @handles_errors
-def adopt_cmd(source: Annotated[Path, typer.Argument(help="Folder of clips made elsewhere (Cosmos output with sidecars, or <ID>_<N>s.mp4).")],
-              manifest: Annotated[Optional[str], typer.Option("--manifest", "-m", help="Manifest (default: the built-in dataset).")] = None,
+def adopt_cmd(source: Annotated[Path, typer.Argument(metavar="DIR", help="Folder of clips made elsewhere (Cosmos output with sidecars, or <ID>_<N>s.mp4).")],
+              manifest: ManifestOpt = None,
               workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
-              backend: Annotated[str, typer.Option(help="Backend the clips came from (part of each job's identity).")] = "cosmos",
-              model: Annotated[Optional[str], typer.Option(help="Model the clips came from (default: the manifest's).")] = None,
+              backend: Annotated[str, typer.Option(metavar="NAME", help="Backend the clips came from (part of each job's identity).")] = "cosmos",
+              model: Annotated[Optional[str], typer.Option(metavar="NAME", help="Model the clips came from (default: the manifest's).")] = None,
               json_out: JsonOpt = False) -> None:
-    """Record clips generated outside synthcam as done, only if each matches its job and passes verify."""
+    """Record clips generated outside synthcam as verified, only if each matches its job and passes verify."""
     from ..engine.adopt import adopt
+    from ..workspace import default_manifest
 
-    entries = adopt(source, workspace, manifest, backend, model)
+    entries = adopt(source, workspace, default_manifest(manifest, workspace, replan=True), backend, model)
     counts = {a: sum(1 for e in entries if e.action == a) for a in ("adopted", "rejected", "skipped")}
     if json_out:
-        typer.echo(json.dumps({"counts": counts, "files": [e.__dict__ for e in entries]}, indent=2))
+        echo_json({"counts": counts, "files": [e.__dict__ for e in entries]})
     else:
-        table = Table(title=f"adopt {source}")
+        table = Table(title=plain(f"adopt {source}"))
         for col in ("file", "action", "reason"):
             table.add_column(col, overflow="fold")
         for e in entries:
             style = {"adopted": "green", "rejected": "red"}.get(e.action, "yellow")
-            table.add_row(e.path, f"[{style}]{e.action}[/]", e.reason)
+            table.add_row(plain(e.path), Text(e.action, style=style), plain(e.reason))
         console.print(table)
-        console.print(", ".join(f"{n} {a}" for a, n in counts.items()))
+        say(", ".join(f"{n} {a}" for a, n in counts.items()))
     if counts["rejected"]:
         raise typer.Exit(1)

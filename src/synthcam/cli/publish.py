@@ -11,13 +11,11 @@ import typer
 from rich.table import Table
 
 from ..errors import InputError
-from ._app import app, console, err_console, fail, handles_errors
+from ._app import DEFAULT_WORKSPACE, WorkspaceOpt, app, console, err_console, fail, handles_errors, plain
 
 if TYPE_CHECKING:  # the publish stack loads only when the command runs
     from ..publish import CheckResult, ClipState, PublishResult
 
-WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", envvar="SYNTHCAM_WORKSPACE",
-                                            help="Workspace folder (job store, clips/).")]
 PathOpt = Annotated[Optional[Path], typer.Option(
     "--path", help="Publish this folder (e.g. an export, inside a git work tree) instead of clips/.")]
 RemoteOpt = Annotated[Optional[str], typer.Option(
@@ -36,7 +34,7 @@ def _progress(quiet: bool) -> Callable[[str], None] | None:
     """Step messages on a terminal's stderr; none in pipes, so stderr stays one error line."""
     if quiet or not err_console.is_terminal:
         return None
-    return lambda message: err_console.print(f"[dim]{message}[/]", highlight=False, soft_wrap=True)
+    return lambda message: err_console.print(plain(message), style="dim", soft_wrap=True)
 
 
 def _table(title: str, columns: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> Table:
@@ -76,7 +74,7 @@ def _show_check(r: CheckResult, repair: bool) -> None:
 
 @app.command("publish")
 @handles_errors
-def publish_cmd(workspace: WorkspaceOpt = Path("."), path: PathOpt = None, remote: RemoteOpt = None,
+def publish_cmd(workspace: WorkspaceOpt = DEFAULT_WORKSPACE, path: PathOpt = None, remote: RemoteOpt = None,
                 branch: BranchOpt = None, check_only: CheckOpt = False, repair: RepairOpt = False,
                 json_out: JsonOpt = False) -> None:
     """Commit verified clips to Git LFS, push (with hooks), and prove the server holds every object.

@@ -12,7 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..errors import InputError
-from ._app import app, console, err_console, handles_errors
+from rich.text import Text
+
+from ._app import app, console, err_console, handles_errors, plain, say
 
 if TYPE_CHECKING:  # the verify stack (PyAV, OpenCV) loads only when the command runs
     from ..verify import FileReport, Report
@@ -41,6 +43,16 @@ def _check_writable(path: Path) -> None:
         raise InputError(f"--json {path}: cannot write the report there")
 
 
+def _workspace_of(paths: list[Path]) -> Path | None:
+    """The workspace whose clips/ folder was named, if one was (verify then expects its plan)."""
+    from ..store import DB_NAME
+
+    for p in paths:
+        if p.is_dir() and p.resolve().name == "clips" and (p.resolve().parent / DB_NAME).is_file():
+            return p.resolve().parent
+    return None
+
+
 def _short(report: FileReport) -> str:
     if not report.findings:
         return ""
@@ -59,8 +71,8 @@ def _table(report: Report, show_all: bool, limit: int) -> Table | None:
     for f in rows[:limit] if limit else rows:
         size = f"{f.width}x{f.height}" if f.width else ""
         style = "green" if f.ok else "red"
-        table.add_row(f.path, f"[{style}]{f.status}[/]", "" if f.frames is None else str(f.frames),
-                      "" if f.fps is None else f"{f.fps:g}", size, _short(f))
+        table.add_row(plain(f.path), Text(f.status, style=style), "" if f.frames is None else str(f.frames),
+                      "" if f.fps is None else f"{f.fps:g}", size, plain(_short(f)))
     if limit and len(rows) > limit:
         table.caption = f"{len(rows) - limit} more rows in the JSON report (--json)"
     return table
@@ -75,8 +87,8 @@ def _id_table(report: Report, limit: int) -> Table | None:
         table.add_column(col, overflow="fold")
     for i in rows[:limit] if limit else rows:
         found = ", ".join(f"{d}s" for d in i.found_durations) or "none"
-        table.add_row(i.id, f"[red]{i.status}[/]", f"{found} of {', '.join(f'{d}s' for d in i.expected_durations)}",
-                      i.findings[0].detail if i.findings else "")
+        table.add_row(plain(i.id), Text(i.status, style="red"), f"{found} of {', '.join(f'{d}s' for d in i.expected_durations)}",
+                      plain(i.findings[0].detail if i.findings else ""))
     return table
 
 
@@ -99,19 +111,20 @@ def _summary_lines(report: Report) -> list[str]:
 @app.command("verify")
 @handles_errors
 def verify_cmd(
-    paths: Annotated[list[Path], typer.Argument(help="Video files and/or folders (searched for *.mp4).", show_default=False)],
-    manifest: Annotated[str | None, typer.Option("--manifest", "-m", help="Manifest YAML: expectations and the variants that must exist.")] = None,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here ('-' prints it).")] = None,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Worker processes (default: CPU count).")] = None,
-    fps: Annotated[int, typer.Option(help="Expected frame rate without a manifest.")] = 24,
-    width: Annotated[int, typer.Option(help="Expected width without a manifest.")] = 1280,
-    height: Annotated[int, typer.Option(help="Expected height without a manifest.")] = 704,
-    codec: Annotated[str, typer.Option(help="Expected codec ('any' to skip).")] = "h264",
-    pix_fmt: Annotated[str, typer.Option("--pix-fmt", help="Expected pixel format ('any' to skip).")] = "yuv420p",
-    durations: Annotated[str | None, typer.Option(help="Durations every ID must have without a manifest, e.g. 5,10,30 (default: every duration seen).")] = None,
-    thresholds: Annotated[Path | None, typer.Option(help="YAML/JSON file overriding check thresholds (see docs/verify.md).")] = None,
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="Video files and/or folders (searched for *.mp4).", show_default=False)],
+    manifest: Annotated[str | None, typer.Option("--manifest", "-m", metavar="FILE", help="Manifest YAML: expectations and the variants that must exist.")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", metavar="FILE", help="Write the JSON report here ('-' prints it).")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", metavar="N", help="Worker processes (default: CPU count).")] = None,
+    fps: Annotated[int, typer.Option(metavar="FPS", help="Expected frame rate without a manifest.")] = 24,
+    width: Annotated[int, typer.Option(metavar="PX", help="Expected width without a manifest.")] = 1280,
+    height: Annotated[int, typer.Option(metavar="PX", help="Expected height without a manifest.")] = 704,
+    codec: Annotated[str, typer.Option(metavar="NAME", help="Expected codec ('any' to skip).")] = "h264",
+    pix_fmt: Annotated[str, typer.Option("--pix-fmt", metavar="NAME", help="Expected pixel format ('any' to skip).")] = "yuv420p",
+    durations: Annotated[str | None, typer.Option(metavar="SECONDS", help="Durations every ID must have without a manifest, e.g. 5,10,30 (default: every duration seen).")] = None,
+    thresholds: Annotated[Path | None, typer.Option(metavar="FILE", help="YAML/JSON file overriding check thresholds (see docs/verify.md).")] = None,
+    workspace: Annotated[Path | None, typer.Option("--workspace", "-w", metavar="DIR", help="Expect what this workspace planned (default: when PATH is a workspace's clips/ folder).")] = None,
     show_all: Annotated[bool, typer.Option("--all", help="List passing files too.")] = False,
-    show: Annotated[int, typer.Option(help="Rows to show per table (0 = all).")] = 50,
+    show: Annotated[int, typer.Option(metavar="N", help="Rows to show per table (0 = all).")] = 50,
 ) -> None:
     """Verify video clips in one decode pass each; exit 1 if any file or ID fails.
 
@@ -132,6 +145,15 @@ def verify_cmd(
     from ..verify import Expectation, load_thresholds, verify_paths
 
     th = load_thresholds(thresholds) if thresholds else None
+    planned = workspace or _workspace_of(paths)
+    if manifest is None and planned is not None:
+        from ..workspace import default_manifest
+
+        manifest = default_manifest(None, planned)  # the variants that workspace planned, as planned
+    from ..verify import collect_paths
+
+    if not collect_paths(paths):
+        raise InputError(f"no clips (*.mp4 files) found in {', '.join(map(str, paths))}")
     defaults = Expectation(fps=fps, width=width, height=height, codec=None if codec == "any" else codec,
                            pix_fmt=None if pix_fmt == "any" else pix_fmt)
     run = {"manifest": manifest, "jobs": jobs, "thresholds": th, "defaults": defaults, "durations": _durations(durations)}
@@ -142,7 +164,7 @@ def verify_cmd(
             report = verify_paths(paths, progress=lambda _r, done, total: bar.update(task, completed=done, total=total), **run)
     else:
         report = verify_paths(paths, progress=lambda r, done, total: err_console.print(
-            f"[{done}/{total}] {r.status:<16} {r.path}", highlight=False, markup=False, soft_wrap=True), **run)
+            plain(f"[{done}/{total}] {r.status:<16} {r.path}"), soft_wrap=True), **run)
     if json_path is not None and str(json_path) == "-":
         typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -150,11 +172,11 @@ def verify_cmd(
             if table is not None:
                 console.print(table)
         for line in _summary_lines(report):
-            console.print(line, highlight=False, soft_wrap=True)
+            say(line)
         if json_path is not None:
             try:
                 write_json_atomic(json_path, report.to_json())
             except OSError as exc:
                 raise InputError(f"--json {json_path}: cannot write the report: {exc.strerror or exc}") from None
-            console.print(f"report: {json_path}", highlight=False, soft_wrap=True)
+            say(f"report: {json_path}")
     raise typer.Exit(0 if report.ok else 1)

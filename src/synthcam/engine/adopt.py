@@ -13,14 +13,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError, SynthcamError
-from ..manifest import load_manifest
+from ..manifest import Manifest, load_manifest
 from ..verify import verify_file
 from ..verify.expect import Expectation
 from ..workspace import Workspace
+from .integrity import check_verified
 from .postprocess import Target, finalize
 from .runner import RunOptions, plan_jobs
 from .status import write_status
@@ -46,21 +48,28 @@ def _mismatch(sidecar: dict, wanted: dict) -> str | None:
     return None
 
 
-def adopt(source: Path, workspace: Path, manifest_path: str | None = None, backend: str = "cosmos",
+def adopt(source: Path, workspace: Path, manifest: Manifest | str | None = None, backend: str = "cosmos",
           model: str | None = None, interpolation: str = "mci") -> list[AdoptEntry]:
     source = Path(source)
     if not source.is_dir():
         raise InputError(f"{source} is not a folder")
-    manifest = load_manifest(manifest_path)
+    if not isinstance(manifest, Manifest):
+        manifest = load_manifest(manifest)
     opts = RunOptions(backend=backend, model=model)
     specs, _ = plan_jobs(manifest, opts)
     ws = Workspace.at(workspace)
+    if source.resolve() == ws.clips_dir:
+        raise InputError(f"{source} is this workspace's own clips folder; adopt from another folder "
+                         "(move the clips aside first)")
     store = ws.store()
-    staging = ws.staging("adopt")
+    # Per process, like a worker's: two adopts into one workspace never share a folder.
+    staging = ws.staging(f"adopt-{os.getpid()}-{uuid.uuid4().hex[:6]}")
     staging.mkdir(parents=True, exist_ok=True)
     entries: list[AdoptEntry] = []
     try:
+        check_verified(ws, store, repair=True)  # a verified clip deleted by hand is adoptable again
         store.sync(specs)
+        store.record_manifest(manifest.origin or manifest.path, manifest.text)
         by_name = {s.name: s for s in specs}
         samples = {}
         from ..prompts import Compiler
@@ -123,6 +132,7 @@ def adopt(source: Path, workspace: Path, manifest_path: str | None = None, backe
                 candidate = tmp
             os.replace(candidate, final)
             probe = {k: getattr(report, k) for k in ("frames", "fps", "width", "height", "codec", "pix_fmt", "size")}
+            probe["mtime_ns"] = final.stat().st_mtime_ns
             if store.adopt(spec.job_id, ws.relative(final), report.sha256 or "", probe,
                            [f.model_dump() for f in report.findings], f"adopted from {path}"):
                 entries.append(AdoptEntry(rel, name, "adopted", "verified"))

@@ -33,7 +33,7 @@ def _components(manifest: Manifest, c: CompiledClip) -> dict[str, Any] | None:
 
 
 def job_spec(manifest: Manifest, c: CompiledClip, backend: str, model: str, cost_s: float,
-             uses_components: bool, max_attempts: int = 3) -> JobSpec:
+             uses_components: bool, max_attempts: int = 3, device: str = "gpu") -> JobSpec:
     d = manifest.defaults
     v = c.variant
     spec: dict[str, Any] = {
@@ -65,7 +65,8 @@ def job_spec(manifest: Manifest, c: CompiledClip, backend: str, model: str, cost
         "description": clip.description,
         "expected_risk": clip.expected_risk,
         "timing": asdict(c.timing),
-        "manifest": manifest.path,
+        "manifest": manifest.origin or manifest.path,
+        "device": device,             # what its compute time is: GPU time or CPU time
     })
     return JobSpec(job_id=job_id, name=v.name, clip_id=v.clip_id, series=v.series, duration_s=v.duration_s,
                    backend=backend, model=model, seed=c.seed, spec=spec, cost_s=cost_s, max_attempts=max_attempts)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import time
 import uuid
@@ -22,17 +23,14 @@ from typing import Any
 from ..errors import BackendError, InputError, LintFailed
 from ..lint import lint_compiled
 from ..manifest import Manifest, load_manifest
-from ..plan import load_cost_table
 from ..prompts import compile_manifest, select_variants
+from .integrity import Integrity, check_verified
 from ..verify import verify_file
 from ..verify.expect import Expectation
 from ..workspace import Workspace
 from .jobs import job_spec
 from .status import write_status
 from .worker import WorkerConfig, worker_main
-
-DEFAULT_COST_GPU = "h100"
-
 
 @dataclass
 class RunOptions:
@@ -55,6 +53,43 @@ class RunOptions:
 
 
 @dataclass
+class RunPlan:
+    """What a run is about to do, known before any worker starts (a resumed run says so first)."""
+
+    selected: int               # variants this run covers (--only/--durations)
+    already_verified: int       # of those, verified before this run
+    to_do: int                  # pending now: this run generates them
+    failed: int                 # failed for good (not retried without --retry-failed)
+    blocked: int
+    new_jobs: int               # jobs the plan did not have before
+    reclaimed: int              # returned to the queue from a run that died
+    landed: int                 # verified clips a crash left unrecorded, recorded now
+    cleaned: int                # orphaned partial files and staging folders removed
+    integrity: Integrity        # verified clips found missing or changed on disk
+    workers: int = 0
+
+    @property
+    def resumed(self) -> bool:
+        return bool(self.already_verified or self.reclaimed or self.landed or self.failed or self.blocked)
+
+
+@dataclass
+class RunProgress:
+    """Counts over this run's selection (not the whole plan), for progress bars."""
+
+    selected: int
+    verified: int
+    failed: int
+    blocked: int
+    in_progress: int
+    status: dict[str, Any]
+
+    @property
+    def finished(self) -> int:
+        return self.verified + self.failed + self.blocked
+
+
+@dataclass
 class RunResult:
     workspace: Path
     selected: int
@@ -66,40 +101,41 @@ class RunResult:
     resumed: int
     elapsed_s: float
     status: dict[str, Any]
+    plan: RunPlan | None = None
 
     @property
     def ok(self) -> bool:
         return self.done == self.selected
 
 
-def _groups(opts: RunOptions) -> list[tuple[str, ...]]:
-    if opts.backend == "procedural" or not opts.gpus:
+MAX_CPU_WORKERS = 64
+
+
+def _groups(opts: RunOptions, jobs_to_do: int) -> list[tuple[str, ...]]:
+    """One GPU group per worker for GPU backends; CPU workers capped by cores and by the work."""
+    if opts.workers is not None and not 1 <= opts.workers <= MAX_CPU_WORKERS:
+        raise InputError(f"--workers must be 1-{MAX_CPU_WORKERS}, got {opts.workers}")
+    if opts.gpus_per_worker < 1:
+        raise InputError(f"--gpus-per-worker must be at least 1, got {opts.gpus_per_worker}")
+    if not opts.gpus:
         n = opts.workers or max(1, min(os.cpu_count() or 1, 8))
-        return [() for _ in range(n)]
-    if opts.gpus_per_worker < 1 or len(opts.gpus) % opts.gpus_per_worker:
+        return [() for _ in range(max(1, min(n, jobs_to_do)))]
+    if len(opts.gpus) % opts.gpus_per_worker:
         raise InputError(f"{len(opts.gpus)} GPUs do not split into groups of {opts.gpus_per_worker}")
     k = opts.gpus_per_worker
-    return [tuple(opts.gpus[i:i + k]) for i in range(0, len(opts.gpus), k)]
-
-
-def model_for(manifest: Manifest, opts: RunOptions) -> str:
-    """Generative backends run the manifest's Cosmos model; others are their own model."""
-    if opts.backend == "cosmos":
-        return opts.model or manifest.defaults.model
-    return opts.model or opts.backend
+    groups = [tuple(opts.gpus[i:i + k]) for i in range(0, len(opts.gpus), k)]
+    return groups[:max(1, jobs_to_do)]
 
 
 def plan_jobs(manifest: Manifest, opts: RunOptions) -> tuple[list, set[str]]:
     """Job specs for the whole manifest (the current plan) and the IDs selected for this run."""
-    model = model_for(manifest, opts)
-    uses_components = opts.backend == "procedural"
-    if opts.backend == "cosmos":
-        chunk_s = load_cost_table().chunk(model, DEFAULT_COST_GPU).seconds
-        cost_of = lambda c: c.timing.chunks * chunk_s  # noqa: E731
-    else:
-        cost_of = lambda c: float(c.variant.duration_s)  # noqa: E731 - render time scales with length
+    from ..backends.registry import backend_class
+
+    cls = backend_class(opts.backend)
+    model = cls.model_name(manifest, opts.model)
     compiled = compile_manifest(manifest)
-    specs = [job_spec(manifest, c, opts.backend, model, cost_of(c), uses_components, opts.max_attempts) for c in compiled]
+    specs = [job_spec(manifest, c, opts.backend, model, cls.job_cost_s(c, model), cls.uses_components,
+                      opts.max_attempts, device=cls.device) for c in compiled]
     wanted = {v.name for v in select_variants(manifest, opts.only, opts.durations)}
     return specs, {s.job_id for s in specs if s.name in wanted}
 
@@ -118,19 +154,26 @@ def _finish_landed(ws: Workspace, store) -> int:
         report = verify_file(path, Expectation(fps=spec["fps"], width=spec["width"], height=spec["height"],
                                                duration_s=job.duration_s, frames=spec["frames"], id=job.clip_id))
         probe = {k: getattr(report, k) for k in ("frames", "fps", "width", "height", "codec", "pix_fmt", "size")}
+        probe["mtime_ns"] = path.stat().st_mtime_ns
         if report.status == "ok" and store.adopt(job.job_id, ws.relative(path), sha, probe,
                                                  [f.model_dump() for f in report.findings], "resume"):
             n += 1
     return n
 
 
-def run(manifest_path: str | Path | None, workspace: str | Path, opts: RunOptions,
-        on_tick: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
+def run(manifest_path: str | Path | Manifest | None, workspace: str | Path, opts: RunOptions,
+        on_tick: Callable[[RunProgress], None] | None = None,
+        on_plan: Callable[[RunPlan], None] | None = None) -> RunResult:
+    """Sync the plan, resume what a crash left, generate what is pending, until all is recorded.
+
+    `on_plan` hears what the run is about to do before any worker starts; `on_tick` hears the
+    progress of this run's selection while workers run.
+    """
     from ..backends.registry import backend_class
 
     t0 = time.time()
-    backend_class(opts.backend)  # unknown or unloadable: a clear error before anything is written
-    manifest = load_manifest(manifest_path)
+    cls = backend_class(opts.backend)  # unknown or unloadable: a clear error before anything is written
+    manifest = manifest_path if isinstance(manifest_path, Manifest) else load_manifest(manifest_path)
     selected_variants = select_variants(manifest, opts.only, opts.durations)
     # 1. Lint gate: errors block generation.
     report = lint_compiled(manifest, compile_manifest(manifest, opts.only, opts.durations))
@@ -138,58 +181,88 @@ def run(manifest_path: str | Path | None, workspace: str | Path, opts: RunOption
         first = report.errors[0]
         raise LintFailed(f"lint found {len(report.errors)} errors (first: {first.clip}: {first.rule}: {first.message}); "
                          "fix them or pass --force")
+    if cls.device == "gpu" and not opts.gpus:
+        raise InputError(f"--backend {opts.backend} runs on GPUs: give --gpus (N or a list like 0,1)")
+    _groups(opts, 1)  # option errors before anything is written
     ws = Workspace.at(workspace)
     store = ws.store()
     try:
-        # 2. Jobs: identity = hash of what determines the output; sync marks the current plan.
+        # 2. Every verified clip still on disk as verified; the ones that are not go back to the queue.
+        integrity = check_verified(ws, store, repair=True)
+        # 3. Jobs: identity = hash of what determines the output; sync marks the current plan.
         specs, selected = plan_jobs(manifest, opts)
         synced = store.sync(specs)
-        # 3. Resume: dead workers' jobs back to the queue; clips that landed before a crash recorded.
-        store.reclaim_stale(blame=False)  # the previous run was interrupted from outside
-        resumed = _finish_landed(ws, store)
+        store.record_manifest(manifest.origin or manifest.path, manifest.text)
+        # 4. Resume: dead workers' jobs back to the queue; clips that landed before a crash recorded.
+        reclaimed = store.reclaim_stale(blame=False)  # the previous run was interrupted from outside
+        cleaned = cleanup_orphans(ws, store)
+        landed = _finish_landed(ws, store)
         if opts.retry_failed:
             store.requeue_failed(selected)
-        # 4. Longest first onto one queue per worker.
+        counts = store.selection_counts(selected)
+        plan = RunPlan(selected=len(selected_variants), already_verified=counts["done"], to_do=counts["pending"],
+                       failed=counts["failed"], blocked=counts["blocked"], new_jobs=synced["new"],
+                       reclaimed=len(reclaimed), landed=landed, cleaned=cleaned, integrity=integrity)
+        # 5. Longest first onto one queue per worker.
         run_id = uuid.uuid4().hex[:8]
-        groups = _groups(opts)
+        groups = _groups(opts, counts["pending"] + counts["running"])
+        plan.workers = len(groups) if counts["pending"] else 0
+        if on_plan:
+            on_plan(plan)
         queues = [f"{run_id}:w{i}" for i in range(len(groups))]
         store.assign(queues, selected)
         write_status(ws, store)
-        manifest_text = _manifest_text(manifest, manifest_path)
-        model = model_for(manifest, opts)
         configs = [
             WorkerConfig(workspace=str(ws.root), worker=f"{run_id}-w{i}", run_id=run_id, queue=queues[i],
-                         backend=opts.backend, manifest_text=manifest_text, manifest_source=manifest.path, model=model,
-                         cost_per_chunk_s=0.0, options=opts.backend_options, gpus=g, parent_pid=os.getpid(),
-                         lease_s=opts.lease_s, job_timeout_s=opts.job_timeout_s, backoff_s=opts.backoff_s,
-                         interpolation=opts.interpolation)
+                         backend=opts.backend, manifest_text=manifest.text, manifest_source=manifest.path,
+                         model=cls.model_name(manifest, opts.model), cost_per_chunk_s=0.0,
+                         options=opts.backend_options, gpus=g, parent_pid=os.getpid(), lease_s=opts.lease_s,
+                         job_timeout_s=opts.job_timeout_s, backoff_s=opts.backoff_s, interpolation=opts.interpolation)
             for i, g in enumerate(groups)
         ]
-        # 5. Workers, watched until all have exited.
-        _supervise(ws, store, configs, selected, opts, on_tick)
+        # 6. Workers, watched until all have exited.
+        if counts["pending"]:
+            def tick(status: dict[str, Any]) -> None:
+                if on_tick:
+                    c = store.selection_counts(selected)
+                    on_tick(RunProgress(len(selected_variants), c["done"], c["failed"], c["blocked"],
+                                        c["in_flight"], status))
+
+            _supervise(ws, store, configs, selected, opts, tick)
         status = write_status(ws, store)
         errors = [e for e in store.events(kinds=["worker_error"], limit=len(configs) * 4)
                   if str(e["worker"]).startswith(run_id + "-")]
-        if errors and not store.jobs("done"):
+        counts = store.selection_counts(selected)
+        if errors and not counts["done"]:
             raise BackendError(errors[-1]["detail"])
-        done = {j.job_id for j in store.jobs("done")}
-        failed = {j.job_id for j in store.jobs("failed")}
-        blocked = {j.job_id for j in store.jobs("blocked")}
-        pending = {j.job_id for j in store.jobs("pending")} | {j.job_id for j in store.jobs("running")}
-        return RunResult(ws.root, len(selected_variants), len(selected & done), len(selected & failed),
-                         len(selected & blocked), len(selected & pending), synced["new"], resumed,
-                         time.time() - t0, status)
+        if on_tick:
+            on_tick(RunProgress(len(selected_variants), counts["done"], counts["failed"], counts["blocked"], 0, status))
+        return RunResult(ws.root, len(selected_variants), counts["done"], counts["failed"], counts["blocked"],
+                         counts["pending"] + counts["running"], synced["new"], landed, time.time() - t0, status, plan)
     finally:
         store.close()
 
 
-def _manifest_text(manifest: Manifest, path: str | Path | None) -> str:
-    from ..manifest import builtin_manifest_text, embedded_name
-
-    name = embedded_name(path)
-    if name is not None:
-        return builtin_manifest_text(name)
-    return Path(path).read_text(encoding="utf-8")  # type: ignore[arg-type]
+def cleanup_orphans(ws: Workspace, store) -> int:
+    """Remove what dead processes left: staging folders of workers no longer alive, and partial
+    files in clips/ (only when no other run is live on this workspace, since those may be its)."""
+    live = {w.worker for w in store.workers(live_only=True)}
+    removed = 0
+    staging = ws.root / "staging"
+    if staging.is_dir():
+        for folder in staging.iterdir():
+            if folder.name not in live and not folder.is_symlink():
+                shutil.rmtree(folder, ignore_errors=True) if folder.is_dir() else folder.unlink(missing_ok=True)
+                removed += 1
+    if not live and ws.clips_dir.is_dir():
+        for item in ws.clips_dir.iterdir():
+            if item.name.startswith(".") and (".partial" in item.name or ".old-" in item.name):
+                if item.is_dir() and not item.is_symlink():
+                    shutil.rmtree(item, ignore_errors=True)
+                else:
+                    item.unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 def _supervise(ws: Workspace, store, configs: list[WorkerConfig], selected: set[str], opts: RunOptions,

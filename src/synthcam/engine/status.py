@@ -16,8 +16,35 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..fsutil import write_json_atomic
-from ..store import JobStore
+from ..store import JobStore, storage_error
 from ..workspace import Workspace
+
+
+# What a person reads for each job state; machine-readable keys (JSON, the store) keep theirs.
+STATE_WORDS = {"done": "verified", "running": "in progress", "pending": "pending", "failed": "failed",
+               "blocked": "blocked"}
+
+
+def compute_time(status: dict[str, Any]) -> str:
+    """'GPU time 1.25 h', 'CPU time 4.1 min', or both: never GPU-hours for a CPU renderer."""
+    parts = []
+    for key, label in (("gpu_hours", "GPU time"), ("cpu_hours", "CPU time")):
+        hours = status.get(key) or 0.0
+        if hours:
+            parts.append(f"{label} {hours:.2f} h" if hours >= 1 else f"{label} {hours * 60:.1f} min")
+    return ", ".join(parts) or "no compute time yet"
+
+
+def published_line(published: dict[str, int] | None) -> str:
+    """'' until something was published: an unpublished dataset is not news."""
+    if not published or not (published.get("published") or published.get("missing")):
+        return ""
+    line = f"published {published['published']}"
+    if published.get("missing"):
+        line += f", {published['missing']} missing on the server"
+    if published.get("unpublished_verified"):
+        line += f", {published['unpublished_verified']} verified not yet published"
+    return line
 
 
 @contextmanager
@@ -39,8 +66,9 @@ def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
     """Counts for the current plan. In progress means being generated right now: jobs a worker
     has claimed for its batch but not started, and jobs whose lease has lapsed, are pending."""
     now = now or time.time()
-    with store.transaction() as c:  # one consistent snapshot
-        rows = c.execute("SELECT state, series, duration_s, lease_until, in_flight, gpu_seconds, cost_s FROM jobs"
+    with store.snapshot() as c:  # one consistent read, without a write lock
+        rows = c.execute("SELECT state, series, duration_s, lease_until, in_flight, gpu_seconds, cost_s,"
+                         " COALESCE(json_extract(spec, '$.device'), 'gpu') AS device FROM jobs"
                          " WHERE current = 1").fetchall()
         workers = c.execute("SELECT w.worker, w.gpus, w.job_id, w.job_started_at, w.heartbeat_at, w.model_loads,"
                             " w.jobs_done, j.name, j.cost_s FROM workers w LEFT JOIN jobs j ON j.job_id = w.job_id"
@@ -53,7 +81,7 @@ def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
     total = dict.fromkeys(keys, 0)
     by_series: dict[str, dict[str, int]] = {}
     by_duration: dict[str, dict[str, int]] = {}
-    gpu_seconds = 0.0
+    gpu_seconds = cpu_seconds = 0.0
     remaining_cost = 0.0
     stale = queued = 0
     for r in rows:
@@ -63,7 +91,10 @@ def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
         elif state == "running" and not r["in_flight"]:
             state, queued = "pending", queued + 1  # claimed by a worker's batch, not started yet
         key = {"running": "in_progress", "done": "completed"}.get(state, state)
-        gpu_seconds += r["gpu_seconds"] or 0.0
+        if r["device"] == "cpu":
+            cpu_seconds += r["gpu_seconds"] or 0.0
+        else:
+            gpu_seconds += r["gpu_seconds"] or 0.0
         if key in ("pending", "in_progress"):
             remaining_cost += r["cost_s"]
         for bucket in (total, by_series.setdefault(r["series"], dict.fromkeys(keys, 0)),
@@ -74,7 +105,8 @@ def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
         **total,
         "by_series": dict(sorted(by_series.items())),
         "by_duration": dict(sorted(by_duration.items(), key=lambda kv: int(kv[0][:-1]))),
-        "gpu_hours": round(gpu_seconds / 3600, 4),
+        "gpu_hours": round(gpu_seconds / 3600, 4),      # generation time of GPU backends, x GPUs per worker
+        "cpu_hours": round(cpu_seconds / 3600, 4),      # generation time of CPU backends (procedural)
         "stale_leases": stale,
         "queued_in_workers": queued,
         "workers": [
@@ -104,6 +136,8 @@ def write_status(ws: Workspace, store: JobStore | None = None) -> dict[str, Any]
         with _locked(ws.root / ".status.lock"):
             status = derive_status(store)
             write_json_atomic(ws.status_file, status)
+    except OSError as exc:
+        raise storage_error(exc, exc.filename or ws.status_file) from None
     finally:
         if own:
             store.close()

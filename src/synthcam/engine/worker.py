@@ -25,6 +25,7 @@ from ..errors import SynthcamError
 from ..fsutil import atomic_dir
 from ..manifest import load_manifest_text
 from ..prompts import Compiler
+from ..redact import mask_secrets
 from ..store import Job
 from ..verify import FileReport, Signature, Thresholds, mark_duplicates, verify_file
 from ..verify.expect import Expectation
@@ -106,7 +107,7 @@ class Worker:
 
     def log(self, line: str, job_id: str | None = None) -> None:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-        text = f"{stamp} [{self.cfg.worker}] {line.rstrip()}\n"
+        text = f"{stamp} [{self.cfg.worker}] {mask_secrets(line.rstrip())}\n"
         for path in filter(None, (self.ws.worker_log(self.cfg.worker), self.ws.job_log(job_id) if job_id else None)):
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "a", encoding="utf-8") as fh:
@@ -144,6 +145,7 @@ class Worker:
                 if self.backend is not None:
                     self.backend.close()
             self.heartbeat.stop.set()
+            shutil.rmtree(self.staging, ignore_errors=True)  # only a dead worker leaves its staging behind
             self.store.worker_exited(cfg.worker)
             self.store.close()
 
@@ -291,9 +293,10 @@ class Worker:
         probe = {k: getattr(report, k) for k in ("frames", "fps", "width", "height", "codec", "pix_fmt", "size")}
         probe["metrics"] = report.metrics
         probe["signature"] = signature_to_json(report.signature)
+        probe["mtime_ns"] = final.stat().st_mtime_ns  # with size: the cheap "still the verified file?" check
         if self.store.complete(job.job_id, self.cfg.worker, self.ws.relative(final), report.sha256 or "", probe,
                                findings, gpu_seconds=self._seconds(job.job_id)):
-            self.log(f"done {name} sha256 {report.sha256}", job.job_id)
+            self.log(f"verified {name} sha256 {report.sha256}", job.job_id)
         self.heartbeat.job = None
         for leftover in map(Path, (raw.video, *raw.extras.values())):
             if leftover.is_dir():

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import InputError, SynthcamError
 from ..fsutil import inside
-from ..manifest import Manifest, load_manifest
+from ..manifest import EMBEDDED, Manifest, load_manifest
 from ..media.probe import VideoInfo, probe
 from ..store import Job
 from ..workspace import Workspace
@@ -148,7 +148,9 @@ class ManifestCache:
             return self.override
         if path not in self._loaded:
             try:
-                self._loaded[path] = load_manifest(None if path.startswith("builtin") else path)
+                # Jobs of older stores record embedded manifests as "quickstart:synthcam/data/..."
+                embedded = path.split(":", 1)[0]
+                self._loaded[path] = load_manifest(embedded if embedded in EMBEDDED else path)
             except SynthcamError as exc:
                 raise InputError(f"cannot read the manifest the clips were planned from ({exc}); "
                                  "pass --manifest PATH") from None

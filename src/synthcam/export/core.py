@@ -79,6 +79,13 @@ def export(workspace: str | Path, layout: str = "nemotron", out: str | Path | No
     # 2. Check files against the store; reuse hashes from the last export when the stat matches.
     tree = Tree(out_dir, layout)
     cached = {name: s for name, raw in tree.source_stats().items() if (s := SourceStat.from_json(raw))}
+    if manifest is None:
+        from ..workspace import recorded_manifest
+
+        if recorded_manifest(ws.root) is not None:  # the manifest the plan was made from, as it was then
+            from ..workspace import default_manifest
+
+            manifest = default_manifest(None, ws.root)
     clips, refused = verified_clips(ws, jobs, ManifestCache(manifest), cached)
 
     # 3. Entries; a refused clip keeps whatever was exported for it before.

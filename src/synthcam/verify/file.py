@@ -25,14 +25,23 @@ _CHUNK = 1 << 20
 _MAX_FRAMES_FLOOR = 120 * 300  # 300 s at 120 fps: the most a manifest can ask for
 
 
-def sha256_file(path: str | Path) -> tuple[str, int]:
-    """(hex sha256, size) of a file read in 1 MB chunks; the sha256 is also its Git LFS oid."""
+class HashTimeout(Exception):
+    """Hashing ran past its deadline (a huge or sparse file)."""
+
+
+def sha256_file(path: str | Path, deadline: float | None = None) -> tuple[str, int]:
+    """(hex sha256, size) of a file read in 1 MB chunks; the sha256 is also its Git LFS oid.
+
+    With `deadline` (time.monotonic()), raises HashTimeout once it has passed.
+    """
     digest = hashlib.sha256()
     size = 0
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
             size += len(chunk)
+            if deadline is not None and time.monotonic() > deadline:
+                raise HashTimeout(f"hashing stopped after {size:,} bytes: past the deadline")
     return digest.hexdigest(), size
 
 
@@ -83,7 +92,8 @@ def _precheck(path: Path, report: FileReport) -> bytes | None:
     try:
         with open(path, "rb") as fh:
             head = fh.read(POINTER_MAX_BYTES)
-        report.sha256, report.size = sha256_file(path)
+        if st.st_size < POINTER_MAX_BYTES:  # small: hash now (pointer stubs are compared by hash)
+            report.sha256, report.size = sha256_file(path)
     except OSError as exc:
         report.add("unreadable", f"cannot read: {exc.strerror or exc}")
         return None
@@ -137,6 +147,16 @@ def _decode_and_check(path: Path, expect: Expectation, th: Thresholds, report: F
         decoded = decode_clip(path, th, max_frames=max(4 * want, _MAX_FRAMES_FLOOR), deadline=deadline)
     except OpenFailure as exc:
         report.add(exc.kind, exc.detail)
+        return
+    # Probed and decoded first, hashed after, within the same deadline: a huge file that is not a
+    # video is never read to the end, and one that is cannot take longer than its decode allows.
+    try:
+        report.sha256, report.size = sha256_file(path, deadline=deadline)
+    except HashTimeout:
+        report.add("unreadable", f"did not finish within {th.decode_timeout_s:g} s (hashing stopped before the end of the file)")
+        return
+    except OSError as exc:
+        report.add("unreadable", f"cannot read: {exc.strerror or exc}")
         return
     info = decoded.info
     report.frames = decoded.frames

@@ -17,8 +17,7 @@ from ..errors import InputError
 
 __all__ = ["Thresholds", "load_thresholds"]
 
-# H.264 level 6.2 allows 139,264 macroblocks of 16x16 per frame: no conformant stream is larger.
-H264_MAX_PIXELS = 139_264 * 256
+from ..limits import H264_MAX_PIXELS  # noqa: E402 - shared with frames and the manifest
 
 
 class Thresholds(BaseModel):

@@ -173,6 +173,8 @@ class ProceduralBackend(Backend):
 
     name: ClassVar[str] = "procedural"
     has_ground_truth: ClassVar[bool] = True
+    uses_components: ClassVar[bool] = True
+    export_source: ClassVar[str] = "synthcam-procedural"
 
     def __init__(self, options: RenderOptions = RenderOptions()) -> None:
         self.options = options
