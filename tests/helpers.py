@@ -63,3 +63,40 @@ def with_env(**values: str):
                     os.environ[k] = v
 
     return scope()
+
+
+def assert_only_verified_on_disk(ws_path, gone: tuple[str, ...] = ()) -> None:
+    """The engine's first promise, checked on disk, not in the store: every file under clips/ is a
+    verified clip (a done job's output with the recorded sha256), every ground-truth folder
+    belongs to one, nothing partial or temporary is left, and the clips named in `gone` (jobs
+    that failed, were blocked or timed out) have no final file and no ground truth at all."""
+    import hashlib
+    from pathlib import Path
+
+    from synthcam.store import JobStore
+
+    ws_path = Path(ws_path)
+    clips = ws_path / "clips"
+    store = JobStore(ws_path / "synthcam.db")
+    try:
+        done = {}
+        for job in store.jobs("done", current=False):
+            done[job.output] = job
+    finally:
+        store.close()
+    names = {j.name for j in done.values()}
+    for path in sorted(clips.iterdir()) if clips.is_dir() else []:
+        rel = f"clips/{path.name}"
+        assert ".partial" not in path.name and ".old-" not in path.name, f"temporary file left in clips/: {path.name}"
+        assert not path.name.startswith("."), f"hidden file in clips/: {path.name}"
+        if path.suffix == ".mp4":
+            assert rel in done, f"{path.name} is in clips/ but no verified job owns it"
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            assert digest == done[rel].sha256, f"{path.name} is not the verified file (sha256 differs)"
+        elif path.name.endswith(".gt"):
+            assert path.is_dir() and path.name[:-3] in names, f"ground truth {path.name} has no verified clip"
+        else:
+            raise AssertionError(f"unexpected entry in clips/: {path.name}")
+    for name in gone:
+        assert not (clips / f"{name}.mp4").exists(), f"{name} failed but its clip is in clips/"
+        assert not (clips / f"{name}.gt").exists(), f"{name} failed but its ground truth is in clips/"

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import fake_cosmos_checkout
+from helpers import assert_only_verified_on_disk, fake_cosmos_checkout
 
 from synthcam.engine.runner import RunOptions, run
 from synthcam.workspace import Workspace
@@ -31,6 +31,8 @@ def cosmos_run(tmp_path: Path, checkout: Path, faults: dict | None = None, **kw)
     jobs = {j.name: j for j in store.jobs()}
     workers = store.workers()
     store.close()
+    # whatever the fault, only verified clips are on disk, and nothing of the ones that were not
+    assert_only_verified_on_disk(tmp_path / "ws", gone=tuple(n for n, j in jobs.items() if j.state != "done"))
     return result, jobs, workers
 
 

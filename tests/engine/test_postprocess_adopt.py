@@ -8,6 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from helpers import assert_only_verified_on_disk
 
 from synthcam.engine.adopt import adopt
 from synthcam.engine.postprocess import Target, finalize
@@ -95,5 +96,6 @@ def test_adopt_only_what_matches_and_passes(tmp_path):
     finally:
         store.close()
     assert probe(ws / "clips" / "A01_1s.mp4")[:2] == (24, 24.0)
+    assert_only_verified_on_disk(ws, gone=("A01_2s", "A02_2s", "B01_1s", "Z99_1s"))
     again = {e.name: e for e in adopt(src, ws, str(TINY), backend="cosmos", interpolation="blend")}
     assert again["A01_1s"].action == "skipped" and "already verified" in again["A01_1s"].reason

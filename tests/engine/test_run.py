@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import assert_only_verified_on_disk
 
 from synthcam.engine.runner import RunOptions, run
 from synthcam.engine.status import derive_status
@@ -35,6 +36,7 @@ def test_run_then_resume_is_a_no_op(tmp_path):
     second = run(TINY, ws, opts())
     assert second.ok and second.new_jobs == 0
     assert {p.name: p.stat().st_mtime_ns for p in sorted((ws / "clips").glob("*.mp4"))} == mtimes
+    assert_only_verified_on_disk(ws)
     store = Workspace.at(ws).store()
     try:
         done_events = [e for e in store.events(kinds=["done"], limit=1000)]
@@ -137,3 +139,4 @@ def test_variants_that_repeat_each_other_are_not_verified(tmp_path, monkeypatch)
     assert jobs["A01_2s"].state == "done"  # longest first
     assert jobs["A01_1s"].state == "failed" and jobs["A01_1s"].error_kind == "verify:near_duplicate"
     assert not result.ok
+    assert_only_verified_on_disk(tmp_path / "ws", gone=("A01_1s",))
