@@ -126,10 +126,11 @@ def _finish_landed(ws: Workspace, store) -> int:
 
 def run(manifest_path: str | Path | None, workspace: str | Path, opts: RunOptions,
         on_tick: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
-    from ..backends.registry import backend_class
+    from ..backends.registry import create_backend
 
     t0 = time.time()
-    backend_class(opts.backend)  # unknown or unloadable: a clear error before anything is written
+    # Unknown, unloadable or badly configured: a clear error before anything is written.
+    create_backend(opts.backend, opts.backend_options, list(opts.gpus[:max(1, opts.gpus_per_worker)]))
     manifest = load_manifest(manifest_path)
     selected_variants = select_variants(manifest, opts.only, opts.durations)
     # 1. Lint gate: errors block generation.
