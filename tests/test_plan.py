@@ -63,3 +63,30 @@ def test_bad_cost_table_and_args(mini_manifest_path, tmp_path):
         cost_plan(m, model="99B/magic")
     with pytest.raises(InputError):
         cost_plan(m, gpus=0)
+
+
+def test_the_distilled_model_says_it_caps_steps_and_ignores_guidance(mini_manifest_path):
+    from synthcam.manifest import DISTILLED_MAX_STEPS, DISTILLED_MODELS
+
+    table = load_cost_table()
+    for name, model in table.models.items():  # the table and the inputs we write agree
+        assert (model.max_steps, model.guidance) == ((DISTILLED_MAX_STEPS, "ignored") if name in DISTILLED_MODELS
+                                                     else (None, "used"))
+    m = load_manifest(mini_manifest_path)  # num_steps 35, guidance 7
+    p = cost_plan(m, model="2B/distilled", gpu="h100")
+    sampling = p.to_json()["sampling"]
+    assert sampling["num_steps"] == 4 and sampling["guidance"] == "ignored"
+    assert "4 steps (at most 4: the manifest's 35 is capped)" in sampling["note"]
+    assert "guidance ignored" in sampling["note"] and "written as 0" in sampling["note"]
+    assert p.total.chunks == 12  # 10 s and 30 s clips run on it too (several chunks, docs/cosmos.md)
+    plain = cost_plan(m, model="2B/post-trained", gpu="h100").to_json()["sampling"]
+    assert plain == {"num_steps": 35, "guidance": "used", "note": "2B/post-trained: 35 steps, guidance 7"}
+
+
+def test_plan_output_shows_how_the_model_samples(mini_manifest_path):
+    from helpers import invoke
+
+    result = invoke("plan", "-m", mini_manifest_path, "--model", "2B/distilled")
+    assert result.exit_code == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "sampling: 2B/distilled: 4 steps (at most 4: the manifest's 35 is capped); guidance ignored" in text

@@ -25,6 +25,24 @@ from .limits import H264_MAX_PIXELS
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 MAX_DURATION_S = 300
 COSMOS_MODELS = ("2B/post-trained", "2B/pre-trained", "2B/distilled", "14B/post-trained", "14B/pre-trained")
+# The cosmos-predict2.5 release that first accepts each --model name (older ones exit 2 "invalid
+# choice"): 14B/post-trained arrived in 1.4.0, 2B/distilled in 1.4.1; the rest are in 1.3.2.
+COSMOS_MODEL_SINCE: dict[str, tuple[int, int, int]] = {"14B/post-trained": (1, 4, 0), "2B/distilled": (1, 4, 1)}
+# The distilled student samples at 4 fixed times without classifier-free guidance (DMD2 experiment
+# dmd2_trigflow_distill_cosmos_predict2_2B_bidirectional_TnI2V): more steps are not more quality.
+DISTILLED_MODELS = ("2B/distilled",)
+DISTILLED_MAX_STEPS = 4
+
+
+def sampling_for(model: str, num_steps: int, guidance: int) -> tuple[int, int]:
+    """(num_steps, guidance) as the model really samples, so the inputs we write say what happens.
+
+    The distilled model uses at most 4 steps and ignores guidance: its inputs carry min(steps, 4)
+    and guidance 0 (no guidance), never a 35-step, guidance-7 request it would not honour.
+    """
+    if model in DISTILLED_MODELS:
+        return min(num_steps, DISTILLED_MAX_STEPS), 0
+    return num_steps, guidance
 TOKEN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 Token = Annotated[str, Field(pattern=TOKEN)]

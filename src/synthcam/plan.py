@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -39,6 +39,25 @@ class ModelSpec(_Strict):
     peak_memory_gb: float = Field(gt=0)
     memory_source: str = Field(min_length=3)
     offload: dict[str, float] = {}
+    # How the model samples: a step cap (the distilled student has 4 fixed sampling times) and
+    # whether guidance is used at all. The per-chunk times below are for that sampling.
+    max_steps: int | None = Field(None, gt=0)
+    guidance: Literal["used", "ignored"] = "used"
+    sampling_source: str = ""
+
+    def steps(self, num_steps: int) -> int:
+        return min(num_steps, self.max_steps) if self.max_steps else num_steps
+
+    def sampling_note(self, model: str, num_steps: int, guidance: int) -> str:
+        """What the manifest's num_steps and guidance become for this model, said plainly."""
+        if self.max_steps is None and self.guidance == "used":
+            return f"{model}: {num_steps} steps, guidance {guidance}"
+        steps = self.steps(num_steps)
+        parts = [f"{model}: {steps} steps" + (f" (at most {self.max_steps}: the manifest's {num_steps} is capped)"
+                                              if self.max_steps and num_steps > self.max_steps else "")]
+        if self.guidance == "ignored":
+            parts.append(f"guidance ignored (no classifier-free guidance; the manifest's {guidance} is written as 0)")
+        return "; ".join(parts) + (f" [{self.sampling_source}]" if self.sampling_source else "")
 
 
 class ChunkCost(_Strict):
@@ -177,6 +196,8 @@ class CostPlan:
     total: Bucket = field(default_factory=Bucket)
     makespan_s: float = 0.0
     lower_bound_s: float = 0.0
+    num_steps: int = 0             # steps the model really runs (the distilled model caps them)
+    sampling: str = ""             # how the model samples (steps, guidance), said plainly
 
     @property
     def gpu_hours(self) -> float:
@@ -194,6 +215,7 @@ class CostPlan:
             "timing_policy": self.timing_policy,
             "chunk_seconds": self.chunk.seconds,
             "chunk_source": self.chunk.source,
+            "sampling": {"num_steps": self.num_steps, "guidance": self.load.guidance, "note": self.sampling},
             "model_load_s": self.load.load_s,
             "model_load_source": self.load.load_source,
             "memory": {
@@ -232,7 +254,9 @@ def cost_plan(manifest: Manifest, model: str | None = None, gpu: str = "h100", g
     chunk = table.chunk(model, gpu)
     load = table.model(model)
     compiled = clips if clips is not None else compile_manifest(manifest)
-    plan = CostPlan(model, gpu, gpus, manifest.defaults.timing, chunk, load, memory_fit(table, model, gpu))
+    plan = CostPlan(model, gpu, gpus, manifest.defaults.timing, chunk, load, memory_fit(table, model, gpu),
+                    num_steps=load.steps(manifest.defaults.num_steps),
+                    sampling=load.sampling_note(model, manifest.defaults.num_steps, manifest.defaults.guidance))
     series: dict[str, Bucket] = defaultdict(Bucket)
     per_duration: dict[int, Bucket] = defaultdict(Bucket)
     job_seconds = []

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import ManifestError
 from .fsutil import atomic_dir, check_id
-from .manifest import Clip, Manifest, Variant
+from .manifest import Clip, Manifest, Variant, sampling_for
 from .templating import TemplateLimit, bounded_environment, render_bounded
 
 MODEL_FPS = 16            # Predict 2.5 writes every mp4 at 16 fps (checkpoint metadata: 720p, 16 fps)
@@ -126,17 +126,19 @@ class CompiledClip:
     def clip(self) -> Clip:
         return self.variant.clip
 
-    def cosmos_sample(self, manifest: Manifest) -> CosmosSample:
+    def cosmos_sample(self, manifest: Manifest, model: str | None = None) -> CosmosSample:
+        """The sample for `model` (default: the manifest's); the distilled model gets its real steps/guidance."""
         d = manifest.defaults
         t = self.timing
+        num_steps, guidance = sampling_for(model or d.model, d.num_steps, d.guidance)
         fields: dict[str, Any] = dict(
             name=self.name,
             prompt=self.prompt,
             negative_prompt=self.negative_prompt,
             seed=self.seed,
-            guidance=d.guidance,
+            guidance=guidance,
             resolution=f"{d.resolution.height},{d.resolution.width}",
-            num_steps=d.num_steps,
+            num_steps=num_steps,
         )
         if t.autoregressive:
             fields.update(enable_autoregressive=True, num_output_frames=t.frames_needed,

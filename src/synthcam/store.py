@@ -523,13 +523,15 @@ class JobStore:
             self._event(c, "failed" if final else "retry", job_id, worker, f"{kind}: {message}"[:2000], now=now)
         return state
 
-    def block(self, job_id: str, worker: str | None, message: str, now: float | None = None) -> None:
-        """Refused by the model's guardrails: not retried, reported."""
+    def block(self, job_id: str, worker: str | None, message: str, gpu_seconds: float = 0.0,
+              now: float | None = None) -> None:
+        """Refused by the model's guardrails: not retried, reported; a block after generation still cost GPU time."""
         now = now or time.time()
         with self.transaction() as c:
             c.execute("UPDATE jobs SET state = 'blocked', error_kind = 'blocked', error = ?, worker = NULL,"
-                      " lease_until = NULL, in_flight = 0, finished_at = ?, attempts = attempts + 1 WHERE job_id = ?",
-                      (mask_secrets(message)[:2000], now, job_id))
+                      " lease_until = NULL, in_flight = 0, finished_at = ?, attempts = attempts + 1,"
+                      " gpu_seconds = gpu_seconds + ? WHERE job_id = ?",
+                      (mask_secrets(message)[:2000], now, gpu_seconds, job_id))
             if worker:
                 c.execute("UPDATE workers SET job_id = NULL, state = 'idle' WHERE worker = ?", (worker,))
             self._event(c, "blocked", job_id, worker, message[:2000], now=now)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -19,14 +21,14 @@ import pytest
 from helpers import fake_cosmos_checkout
 
 from synthcam.backends.base import Failure, GenerationRequest, Hooks, RawClip
-from synthcam.backends.cosmos import CosmosBackend, make_masker
+from synthcam.backends.cosmos import CosmosBackend, log_message, make_masker, read_checkout
 from synthcam.backends.registry import create_backend
 from synthcam.errors import BackendError, InputError
-from synthcam.manifest import load_manifest, load_manifest_text
+from synthcam.manifest import COSMOS_MODEL_SINCE, DISTILLED_MAX_STEPS, load_manifest, load_manifest_text
 from synthcam.media.probe import probe
 from synthcam.prompts import compile_manifest
 
-from fakes.fake_cosmos_inference import load_samples  # tests/ is on the path
+from fakes.fake_cosmos_inference import CHECKPOINTS, MODELS_SINCE, load_samples  # tests/ is on the path
 
 TESTS = Path(__file__).parents[1]
 FAKE = TESTS / "fakes" / "fake_cosmos_inference.py"
@@ -297,9 +299,21 @@ def test_a_guardrail_block_is_not_retried_and_the_others_continue(checkout, tmp_
     results, rec = run(backend, pick(requests_by_name, *STANDARD3), tmp_path / "s")
     failure = results["T02_5s"]
     assert isinstance(failure, Failure) and failure.kind == "blocked" and not failure.retryable
-    assert "guardrail" in failure.message
+    assert failure.stage == "prompt" and "refused the prompt before generation" in failure.message
     assert isinstance(results["P01_5s"], RawClip) and isinstance(results["T03_5s"], RawClip)
     assert rec.loads == 1 and fake_loads(tmp_path / "s")[0]["disable_guardrails"] is False
+
+
+def test_a_video_block_after_generation_is_told_from_a_prompt_block(checkout, tmp_path, requests_by_name):
+    backend = backend_for(checkout, {"block_video": ["T02_5s"], "block": ["T03_5s"]}, disable_guardrails=False)
+    results, rec = run(backend, pick(requests_by_name, *STANDARD3), tmp_path / "s")
+    video, prompt = results["T02_5s"], results["T03_5s"]
+    assert video.kind == prompt.kind == "blocked" and not video.retryable and not prompt.retryable
+    assert (video.stage, prompt.stage) == ("video", "prompt")
+    assert "generated video after generation" in video.message and "GPU time was spent" in video.message
+    assert "reword the prompt" in prompt.message and video.message != prompt.message
+    assert isinstance(results["P01_5s"], RawClip) and rec.loads == 1
+    assert (tmp_path / "s" / "batch-1.out" / "T02_5s.json").exists()  # it did start: the sidecar came first
 
 
 def test_a_block_that_ends_the_run_without_keep_going_still_lets_the_rest_finish(checkout, tmp_path, requests_by_name):
@@ -310,13 +324,16 @@ def test_a_block_that_ends_the_run_without_keep_going_still_lets_the_rest_finish
     assert rec.loads == 2
 
 
+@pytest.mark.parametrize("version", ["1.3.2", "1.5.0"])  # U132 `Checkpoint path … does not exist`, U150 `Checkpoint '<p>' …`
 @pytest.mark.parametrize("fault, kind, needles", [
-    ("missing_checkpoint", "missing_checkpoint", ["missing checkpoint for 2B/post-trained", "81edfebe",
+    ("missing_checkpoint", "missing_checkpoint", ["missing checkpoint for 2B/post-trained",
+                                                  "/81edfebe-bd6a-4039-8c1d-737df1a790bf_ema_bf16.pt)",
                                                   "hf download nvidia/Cosmos-Predict2.5-2B"]),
     ("auth", "auth", ["nvidia/Cosmos-Predict2.5-2B", "accept the model licence on Hugging Face and run `hf auth login`"]),
 ])
-def test_set_up_failures_fail_the_whole_batch_once_with_a_clear_message(checkout, tmp_path, requests_by_name,
-                                                                       fault, kind, needles):
+def test_set_up_failures_fail_the_whole_batch_once_with_a_clear_message(tmp_path, requests_by_name,
+                                                                       fault, kind, needles, version):
+    checkout = fake_cosmos_checkout(tmp_path / "co", version=version)
     results, rec = run(backend_for(checkout, {fault: True}), pick(requests_by_name, *STANDARD3), tmp_path / "s")
     assert rec.loads == 1
     for failure in results.values():
@@ -372,27 +389,97 @@ def build(options: dict, gpus: list[str]) -> tuple[list[str], dict]:
 TAIL = ["-i", "/st/batch-1.jsonl", "-o", "/st/batch-1.out", "--model", "2B/post-trained"]
 
 
-def test_launcher_presets_build_the_documented_commands(monkeypatch):
+@pytest.fixture
+def clean_env(monkeypatch):
+    """No cache or token variables from the machine running the tests."""
+    for name in ("HF_TOKEN", "HF_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")
-    argv, env = build({"checkout": "/co", "python": "/venv/bin/python"}, ["3"])
-    assert argv == ["/venv/bin/python", "examples/inference.py", *TAIL] and env["CUDA_VISIBLE_DEVICES"] == "3"
-    argv, env = build({"checkout": "/co", "launcher": "uv", "disable_guardrails": True,
-                       "offload": ["offload_text_encoder", "--offload-tokenizer"], "extra_args": ["--profile"]}, ["0"])
-    assert argv == ["uv", "run", "python", "examples/inference.py", *TAIL, "--disable-guardrails",
-                    "--offload-text-encoder", "--offload-tokenizer", "--profile"]
-    argv, env = build({"checkout": "/co", "launcher": "torchrun"}, ["0", "1"])
-    assert argv == ["torchrun", "--nproc_per_node=2", "examples/inference.py", *TAIL]
-    assert env["CUDA_VISIBLE_DEVICES"] == "0,1" and env["PYTHONUNBUFFERED"] == "1"
-    argv, env = build({"checkout": "/co", "launcher": "docker", "image": "cosmos:1.3.2",
-                       "env": {"HF_TOKEN": TOKEN}}, ["0", "1"])
-    assert argv == ["docker", "run", "-e", "PYTHONUNBUFFERED", "-e", "HF_TOKEN", "--rm", "--name", "box",
-                    "--gpus", "device=0,1", "-v", "/co:/co", "-v", "/st:/st", "-w", "/co", "cosmos:1.3.2",
-                    "python", "examples/inference.py", *TAIL]
-    assert TOKEN not in " ".join(argv)  # values travel in the environment, not on the command line
-    assert env["CUDA_VISIBLE_DEVICES"] == "7" and env["HF_TOKEN"] == TOKEN  # docker pins with --gpus instead
-    argv, _ = build({"launcher": ["ssh", "gpu-box", "cd {checkout} && {python} examples/inference.py"],
-                     "checkout": "/co"}, ["0"])
-    assert argv[:3] == ["ssh", "gpu-box", "cd /co && python examples/inference.py"]
+    return monkeypatch
+
+
+def docker_argv(gpus: str, env: list[str], image: str = "cosmos:1.5", cache: str = "/cache",
+                hf: str = "/cache/huggingface", checkout: str = "/co") -> list[str]:
+    """Upstream's documented `docker run` (docs/setup.md), with our container name, mounts and staging."""
+    return ["docker", "run", *[x for name in ["PYTHONUNBUFFERED", *env] for x in ("-e", name)],
+            "--rm", "--name", "box", "--gpus", f'"device={gpus}"', "--ipc=host",
+            "--mount", f"type=bind,src={checkout},dst=/workspace",
+            "--mount", "type=volume,dst=/workspace/.venv",
+            "--mount", f"type=bind,src={cache},dst=/root/.cache",
+            "--mount", f"type=bind,src={hf},dst=/root/.cache/huggingface",
+            "--mount", "type=bind,src=/st,dst=/st",
+            "-w", "/workspace", image, "python", "examples/inference.py", *TAIL]
+
+
+@pytest.mark.parametrize("options, gpus, argv", [
+    ({"python": "/venv/bin/python"}, ["3"], ["/venv/bin/python", "examples/inference.py", *TAIL]),
+    ({}, ["3"], ["python", "examples/inference.py", *TAIL]),  # /co has no .venv: the python on PATH
+    # a plain `uv run` would re-sync the checkout without its CUDA extra
+    ({"launcher": "uv", "disable_guardrails": True, "offload": ["offload_text_encoder", "--offload-tokenizer"],
+      "extra_args": ["--profile"]}, ["0"],
+     ["uv", "run", "--no-sync", "python", "examples/inference.py", *TAIL, "--disable-guardrails",
+      "--offload-text-encoder", "--offload-tokenizer", "--profile"]),
+    ({"launcher": "torchrun"}, ["0", "1"], ["torchrun", "--standalone", "--nproc_per_node=2", "examples/inference.py", *TAIL]),
+    ({"launcher": "torchrun"}, ["4", "5", "6", "7"],
+     ["torchrun", "--standalone", "--nproc_per_node=4", "examples/inference.py", *TAIL]),
+    ({"launcher": "docker", "image": "cosmos:1.5", "cache_dir": "/cache"}, ["3"], docker_argv("3", [])),
+    ({"launcher": "docker", "image": "cosmos:1.5", "cache_dir": "/cache"}, ["0", "1"], docker_argv("0,1", [])),
+    ({"launcher": "docker", "image": "cosmos:1.5", "cache_dir": "/cache", "env": {"HF_HOME": "/models/hf", "A_B": "1"}},
+     ["0", "1", "2"], docker_argv("0,1,2", ["A_B"], hf="/models/hf")),  # HF_HOME is mounted, not forwarded
+    ({"launcher": ["ssh", "gpu-box", "cd {checkout} && {python} examples/inference.py"]}, ["0"],
+     ["ssh", "gpu-box", "cd /co && python examples/inference.py", *TAIL]),
+])
+def test_launcher_presets_build_the_exact_documented_commands(clean_env, options, gpus, argv):
+    got, env = build({"checkout": "/co", **options}, gpus)
+    assert got == argv
+    docker = argv[0] == "docker"
+    assert env["PYTHONUNBUFFERED"] == "1"
+    assert env["CUDA_VISIBLE_DEVICES"] == ("7" if docker else ",".join(gpus))  # docker pins with --gpus instead
+
+
+def test_docker_passes_hf_token_by_name_only_and_mounts_the_hf_cache(clean_env):
+    clean_env.setenv("HF_TOKEN", TOKEN)
+    clean_env.setenv("XDG_CACHE_HOME", "/xdg")
+    argv, env = build({"checkout": "/co", "launcher": "docker", "image": "cosmos:1.5"}, ["0", "1"])
+    assert argv == docker_argv("0,1", ["HF_TOKEN"], cache="/xdg", hf="/xdg/huggingface")
+    assert TOKEN not in " ".join(argv) and env["HF_TOKEN"] == TOKEN  # docker copies it from its environment
+    clean_env.setenv("HF_HOME", "/srv/hf")
+    argv, _ = build({"checkout": "/co", "launcher": "docker", "image": "cosmos:1.5"}, ["0"])
+    assert "type=bind,src=/srv/hf,dst=/root/.cache/huggingface" in argv and "HF_HOME" not in argv
+
+
+def test_docker_mounts_cannot_be_bent_by_a_path(clean_env, tmp_path):
+    # -v PATH:PATH read a trailing ":ro" as a mode; --mount takes the path whole.
+    argv, _ = build({"checkout": "/srv/co:ro", "launcher": "docker", "image": "c", "cache_dir": "/cache"}, ["0"])
+    assert "type=bind,src=/srv/co:ro,dst=/workspace" in argv and "-v" not in argv
+    for options in ({"checkout": "/srv/a,readonly"}, {"checkout": "/co", "cache_dir": "/c,dst=/etc"},
+                    {"checkout": "/co", "hf_home": '/h"x'}):
+        with pytest.raises(InputError, match="comma or quote"):
+            create_backend("cosmos", {"launcher": "docker", "image": "c", **options}, ["0"])
+    backend = create_backend("cosmos", {"checkout": "/co", "launcher": "docker", "image": "c"}, ["0"])
+    with pytest.raises(InputError, match="comma or quote"):
+        backend.build_command(Path("/a,b/batch-1.jsonl"), Path("/a,b/batch-1.out"), Path("/a,b"), "2B/post-trained", "x")
+
+
+@pytest.mark.parametrize("options, gpus, needle", [
+    ({"launcher": "docker", "image": "--privileged"}, ["0"], "option image"),
+    ({"launcher": "docker", "image": "-v=/:/host"}, ["0"], "option image"),
+    ({"launcher": "docker", "image": "ok image"}, ["0"], "option image"),
+    ({"python": "--version"}, ["0"], "option python"),
+    ({}, ["-1"], "single tokens"),
+    ({"launcher": "docker", "image": "c"}, ['0"'], "single tokens"),
+])
+def test_option_like_values_are_refused(options, gpus, needle):
+    with pytest.raises(InputError, match=needle):
+        create_backend("cosmos", {"checkout": "/co", **options}, gpus)
+
+
+def test_torchrun_and_python_come_from_the_checkouts_environment(tmp_path, clean_env):
+    for tool in ("python", "torchrun"):
+        (tmp_path / ".venv" / "bin").mkdir(parents=True, exist_ok=True)
+        (tmp_path / ".venv" / "bin" / tool).write_text("")
+    argv, _ = build({"checkout": str(tmp_path), "launcher": "torchrun"}, ["0", "1"])
+    assert argv[:3] == [str(tmp_path / ".venv" / "bin" / "torchrun"), "--standalone", "--nproc_per_node=2"]
 
 
 def test_python_defaults_to_the_checkouts_uv_environment(tmp_path):
@@ -441,3 +528,158 @@ def test_check_names_what_is_missing(tmp_path, checkout):
     (old / "examples" / "inference.py").write_text("params_file: Path\noutput_dir: Path\n")
     with pytest.raises(BackendError, match="v1.3.2 or later"):
         backend_for(old).check()
+
+
+# --- versions, models and the distilled model ----------------------------------------------
+
+
+def manifest_for(model: str):
+    text = MANIFEST_TEXT.replace("  seed: 7\n", f"  seed: 7\n  model: {model}\n", 1)
+    manifest = load_manifest_text(text, "model.yaml")
+    assert manifest.defaults.model == model
+    return manifest
+
+
+def test_the_checkout_version_is_read_where_upstream_keeps_it(tmp_path):
+    assert read_checkout(fake_cosmos_checkout(tmp_path / "a", version="1.4.1")).version == (1, 4, 1)
+    static = tmp_path / "b"
+    static.mkdir()
+    (static / "pyproject.toml").write_text('[project]\nname = "cosmos-predict2"\nversion = "1.3.2"\n')
+    assert read_checkout(static).version == (1, 3, 2)
+    dynamic = tmp_path / "c"  # upstream's own pyproject: dynamic version, hatch reads __about__.py; git tags
+    dynamic.mkdir()
+    (dynamic / "pyproject.toml").write_text('[project]\nname = "cosmos-predict2"\ndynamic = ["version"]\n')
+    assert read_checkout(dynamic).version is None and read_checkout(dynamic).source == "unknown"
+    git = ["git", "-C", str(dynamic), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run(git[:3] + ["init", "-q"], check=True)
+    subprocess.run(git + ["commit", "-q", "--allow-empty", "-m", "x"], check=True)
+    subprocess.run(git + ["tag", "v1.4.0"], check=True)
+    info = read_checkout(dynamic)
+    assert info.version == (1, 4, 0) and info.source == "git tag v1.4.0"
+    assert read_checkout(None).version is None
+
+
+@pytest.mark.parametrize("version, model, needed", [("1.3.2", "2B/distilled", "1.4.1"), ("1.4.0", "2B/distilled", "1.4.1"),
+                                                    ("1.3.2", "14B/post-trained", "1.4.0")])
+def test_models_newer_than_the_checkout_are_refused_before_launching(tmp_path, requests_by_name, version, model, needed):
+    checkout = fake_cosmos_checkout(tmp_path / "co", version=version)
+    with pytest.raises(BackendError) as err:
+        backend_for(checkout, model=model).check()
+    message = str(err.value)
+    assert "\n" not in message and f"needs cosmos-predict2.5 {needed} or later" in message
+    assert f"is {version} (cosmos_predict2/__about__.py)" in message and "2B/post-trained" in message
+    # the manifest's model (no option): refused in generate_many, before any launch
+    manifest = manifest_for(model)
+    requests = [GenerationRequest("j", c, manifest) for c in compile_manifest(manifest) if c.name == "P01_5s"]
+    with pytest.raises(BackendError, match=f"needs cosmos-predict2.5 {needed}"):
+        list(backend_for(checkout).generate_many(requests, tmp_path / "s"))
+    assert not list((tmp_path / "s").glob("batch-*"))
+
+
+@pytest.mark.parametrize("version, model", [("1.4.0", "14B/post-trained"), ("1.4.1", "2B/distilled"),
+                                            (None, "2B/distilled")])  # an unknown version is not refused
+def test_models_the_checkout_has_pass_the_check(tmp_path, version, model):
+    backend_for(fake_cosmos_checkout(tmp_path / "co", version=version), model=model).check()
+
+
+def test_the_fake_offers_the_models_of_its_release(tmp_path):
+    assert MODELS_SINCE.keys() == COSMOS_MODEL_SINCE.keys() | {"2B/post-trained", "2B/pre-trained", "14B/pre-trained"}
+    assert all(MODELS_SINCE[m] == since for m, since in COSMOS_MODEL_SINCE.items())
+    for model, (repo, filename) in CHECKPOINTS.items():  # upstream's checkpoint database: <uuid>_ema_bf16.pt
+        assert re.fullmatch(r"base/(post-trained|pre-trained|distilled)/[0-9a-f-]{36}_ema_bf16\.pt", filename), filename
+        assert repo == f"nvidia/Cosmos-Predict2.5-{model.split('/')[0]}"
+    batch = tmp_path / "one.json"
+    batch.write_text(json.dumps(GOOD))
+    old = fake_cosmos_checkout(tmp_path / "old", version="1.3.2") / "examples" / "inference.py"
+    proc = subprocess.run([sys.executable, str(old), "-i", str(batch), "-o", str(tmp_path / "o"), "--model", "2B/distilled"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+def test_a_model_the_checkout_lacks_is_named_when_the_version_is_unknown(tmp_path, requests_by_name):
+    checkout = fake_cosmos_checkout(tmp_path / "co", version="1.3.2")
+    (checkout / "cosmos_predict2" / "__about__.py").rename(checkout / "about.bak")  # synthcam cannot tell ...
+    (checkout / "cosmos_predict2" / "__init__.py").write_text("")
+    fake = checkout / "examples" / "inference.py"  # ... but the fake still plays 1.3.2
+    fake.write_text(fake.read_text().replace("NEWEST = (1, 5, 0)", "NEWEST = (1, 3, 2)"))
+    results, rec = run(backend_for(checkout, model="2B/distilled"), pick(requests_by_name, "P01_5s", "T02_5s"), tmp_path / "s")
+    assert rec.loads == 1
+    for failure in results.values():
+        assert failure.kind == "error" and not failure.retryable
+        assert "does not offer --model 2B/distilled (added in cosmos-predict2.5 1.4.1)" in failure.message
+
+
+@pytest.mark.parametrize("version, passed", [("1.3.2", None), ("1.4.1", None), ("1.5.0", True)])
+def test_skip_existing_output_is_passed_only_to_checkouts_that_have_it(tmp_path, requests_by_name, version, passed):
+    checkout = fake_cosmos_checkout(tmp_path / "co", version=version)
+    assert read_checkout(checkout).skip_existing is bool(passed)
+    results, _ = run(backend_for(checkout), pick(requests_by_name, "P01_5s"), tmp_path / "s")
+    assert isinstance(results["P01_5s"], RawClip)
+    assert fake_loads(tmp_path / "s")[0]["skip_existing_output"] is passed
+
+
+def test_the_fake_skips_existing_outputs_as_u150_and_rejects_the_flag_as_u132(tmp_path):
+    batch = tmp_path / "one.json"
+    batch.write_text(json.dumps(GOOD))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.mp4").write_bytes(b"made before")
+    new = fake_cosmos_checkout(tmp_path / "new", version="1.5.0") / "examples" / "inference.py"
+    proc = subprocess.run([sys.executable, str(new), "-i", str(batch), "-o", str(out), "--skip-existing-output"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "Skipping 1/1 samples because output files already exist" in proc.stdout
+    assert (out / "a.mp4").read_bytes() == b"made before" and "No inference samples" in proc.stderr
+    old = fake_cosmos_checkout(tmp_path / "old", version="1.3.2") / "examples" / "inference.py"
+    proc = subprocess.run([sys.executable, str(old), "-i", str(batch), "-o", str(out), "--skip-existing-output"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "unrecognized arguments: --skip-existing-output" in proc.stderr
+
+
+def test_the_fake_logs_in_upstreams_format(tmp_path):
+    batch = tmp_path / "one.json"
+    batch.write_text(json.dumps(GOOD))
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, str(FAKE), "-i", str(batch), "-o", str(out)], capture_output=True, text=True)
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0 and lines
+    prefix = re.compile(r"^\[\d\d-\d\d \d\d:\d\d:\d\d\|(INFO|SUCCESS|WARNING|CRITICAL)\|[\w/.]+\.py:\d+:\w+\] ")
+    assert all(prefix.match(line) for line in lines), lines
+    assert any(re.search(r"\|SUCCESS\|cosmos_predict2/inference\.py:170:_generate_sample\] Saved video to "
+                         + re.escape(str(out / "a")) + r"\.mp4$", line) for line in lines)
+    assert any(line.endswith("|INFO|cosmos_predict2/inference.py:85:generate] [1/1] Processing sample a") for line in lines)
+
+
+def test_log_lines_are_read_by_their_message_not_by_what_a_prompt_quotes():
+    saved = "[03-02 10:11:12|SUCCESS|cosmos_predict2/inference.py:170:_generate_sample] Saved video to /my work/o/A_5s.mp4"
+    assert log_message(saved) == "Saved video to /my work/o/A_5s.mp4"
+    quoted = ("[03-02 10:11:12|CRITICAL|cosmos_predict2/inference.py:103:_generate_sample] Guardrail blocked text2world "
+              "generation. Prompt: a sign reading Saved video to /x/B_5s.mp4")
+    assert log_message(quoted).startswith("Guardrail blocked text2world")
+    assert log_message("Traceback (most recent call last):") == "Traceback (most recent call last):"
+
+
+def test_distilled_inputs_carry_the_steps_and_guidance_it_really_uses(checkout, tmp_path, requests_by_name):
+    """The distilled student samples 4 fixed times without guidance: a 35-step, guidance-7 request would lie."""
+    requests = pick(requests_by_name, "P01_5s", "P01_10s")  # one chunk and an autoregressive clip
+    assert all(r.manifest.defaults.num_steps == 35 and r.manifest.defaults.guidance == 7 for r in requests)
+    results, _ = run(backend_for(checkout, model="2B/distilled"), requests, tmp_path / "s")
+    batch = [json.loads(line) for line in (tmp_path / "s" / "batch-1.jsonl").read_text().splitlines()]
+    assert [(b["num_steps"], b["guidance"]) for b in batch] == [(DISTILLED_MAX_STEPS, 0)] * 2
+    assert batch[1]["enable_autoregressive"] is True  # multi-chunk clips run on it (docs/cosmos.md)
+    for r in requests:
+        assert isinstance(results[r.name], RawClip), results[r.name]
+    assert fake_loads(tmp_path / "s")[0]["model"] == "2B/distilled"
+    # `synthcam prompts` writes the same for a manifest whose model is the distilled one
+    manifest = manifest_for("2B/distilled")
+    sample = next(c for c in compile_manifest(manifest) if c.name == "P01_5s").cosmos_sample(manifest).to_json()
+    assert (sample["num_steps"], sample["guidance"]) == (4, 0)
+    assert requests[0].compiled.cosmos_sample(requests[0].manifest).to_json()["num_steps"] == 35  # others unchanged
+
+
+def test_the_uv_launcher_needs_a_synced_checkout(tmp_path, checkout, monkeypatch):
+    monkeypatch.setattr("synthcam.backends.cosmos.shutil.which", lambda exe: f"/usr/bin/{exe}")  # uv may be absent here
+    create_backend("cosmos", {"checkout": str(checkout), "launcher": "uv"}, ["0"]).check()
+    bare = tmp_path / "bare"
+    shutil.copytree(checkout, bare, ignore=shutil.ignore_patterns(".venv"))
+    with pytest.raises(BackendError, match=r"has no \.venv: run `uv sync --extra=cu128` there first"):
+        create_backend("cosmos", {"checkout": str(bare), "launcher": "uv"}, ["0"]).check()

@@ -10,6 +10,7 @@ import pytest
 from helpers import assert_only_verified_on_disk, fake_cosmos_checkout
 
 from synthcam.engine.runner import RunOptions, run
+from synthcam.errors import BackendError, InputError
 from synthcam.workspace import Workspace
 
 TESTS = Path(__file__).parent.parent
@@ -89,3 +90,45 @@ def test_missing_checkpoint_fails_everything_once_with_a_clear_message(tmp_path,
     assert all(j.error_kind == "missing_checkpoint" for j in jobs.values())
     assert "hf download" in jobs["A01_1s"].error
     assert sum(w.model_loads for w in workers) == 1
+
+
+def test_a_video_block_is_blocked_with_its_stage_and_its_gpu_time_counted(tmp_path, checkout):
+    result, jobs, _ = cosmos_run(tmp_path, checkout, {"block_video": ["A02_1s"], "block": ["A01_7s"],
+                                                     "sample_sleep_s": 0.5})
+    video, prompt = jobs["A02_1s"], jobs["A01_7s"]
+    assert video.state == prompt.state == "blocked" and result.blocked == 2 and jobs["A01_1s"].state == "done"
+    assert video.error.startswith("video guardrail: A02_1s: Cosmos's guardrail refused the generated video")
+    assert prompt.error.startswith("prompt guardrail: A01_7s: Cosmos's guardrail refused the prompt")
+    assert video.gpu_seconds > 0  # generated, then refused: the GPU time was spent and is counted
+    store = Workspace.at(tmp_path / "ws").store()
+    events = store.events(video.job_id, kinds=["blocked"])
+    store.close()
+    assert events and events[0]["detail"].startswith("video guardrail:")
+
+
+def test_bad_cosmos_options_are_refused_before_anything_is_written(tmp_path, checkout):
+    with pytest.raises(InputError, match="option image"):
+        cosmos_run(tmp_path, checkout, backend_options={"launcher": "docker", "image": "--privileged"})
+    assert not (tmp_path / "ws").exists()
+
+
+def test_a_model_the_checkout_is_too_old_for_is_refused_before_cosmos_starts(tmp_path):
+    old = fake_cosmos_checkout(tmp_path / "old", version="1.3.2")
+    with pytest.raises(BackendError, match="model 2B/distilled needs cosmos-predict2.5 1.4.1 or later") as err:
+        cosmos_run(tmp_path, old, model="2B/distilled", backend_options={"model": "2B/distilled"})
+    assert "\n" not in str(err.value)
+    store = Workspace.at(tmp_path / "ws").store()
+    states = {j.state for j in store.jobs()}
+    store.close()
+    assert states == {"pending"}  # nothing failed: fix the checkout or the model and run again
+    assert not list((tmp_path / "ws").glob("staging/*/batch-*"))
+
+
+def test_run_refuses_an_option_like_docker_image_with_one_line_and_exit_2(tmp_path, checkout):
+    from helpers import assert_one_line_error, invoke
+
+    ws = tmp_path / "ws"
+    result = invoke("run", "-m", MANIFEST, "-w", ws, "--backend", "cosmos", "--cosmos-checkout", checkout,
+                    "--launcher", "docker", "--docker-image=--privileged", "--gpus", "0,1")
+    assert_one_line_error(result, "option image", "'--privileged'")
+    assert not ws.exists()

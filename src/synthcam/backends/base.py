@@ -56,6 +56,9 @@ class Failure:
     kind: str                       # "error", "timeout", "oom", "blocked", "missing_checkpoint", "auth"
     message: str
     retryable: bool = True
+    # For "blocked": which guardrail refused. "prompt" runs before generation (no GPU time spent);
+    # "video" runs on the generated clip, so its GPU time was spent and must be counted.
+    stage: str | None = None        # "prompt" | "video"
 
 
 @dataclass

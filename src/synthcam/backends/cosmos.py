@@ -14,7 +14,8 @@ Loading the model takes minutes, so a worker's whole queue goes to Cosmos as one
    same reason ("not attempted: ..."), so a broken set-up costs one model load, not fifty.
 
 Cosmos runs samples in input order and skips only guardrail blocks (keep_going); any other
-exception ends the process. Facts: the research note cosmos-predict25.md (upstream U = v1.3.2).
+exception ends the process. The checkout's version decides what may be asked of it (models added
+in 1.4.0 and 1.4.1, `--skip-existing-output` in later releases). User documentation: docs/cosmos.md.
 """
 
 from __future__ import annotations
@@ -35,13 +36,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import BackendError, InputError, SynthcamError
-from ..manifest import COSMOS_MODELS
+from ..manifest import COSMOS_MODEL_SINCE, COSMOS_MODELS
 from ..prompts import MODEL_FPS
 from ..redact import Masker
 from .base import Backend, Failure, GenerationRequest, Hooks, RawClip
@@ -49,13 +52,29 @@ from .base import Backend, Failure, GenerationRequest, Hooks, RawClip
 SCRIPT = "examples/inference.py"
 PRESETS: dict[str, list[str]] = {
     "python": ["{python}", SCRIPT],
-    "uv": ["uv", "run", "python", SCRIPT],
-    # --name lets a timeout stop the container: killing the docker client alone leaves it running.
-    "docker": ["docker", "run", "--rm", "--name", "{container}", "--gpus", "device={gpus}", "-v", "{checkout}:{checkout}",
-               "-v", "{staging}:{staging}", "-w", "{checkout}", "{image}", "python", SCRIPT],
-    "torchrun": ["torchrun", "--nproc_per_node={nproc}", SCRIPT],  # one GPU group, context parallelism
+    # A plain `uv run` re-syncs the checkout without its CUDA extra; upstream's justfile runs --no-sync.
+    "uv": ["uv", "run", "--no-sync", "python", SCRIPT],
+    # As upstream's docs/setup.md runs its image: the checkout at /workspace with the container's own
+    # .venv (an anonymous volume the entrypoint `uv sync`s, so we never pass --entrypoint), the host
+    # cache at /root/.cache (uv's wheels, so that sync is quick) and the Hugging Face cache inside it,
+    # --ipc=host for torch's shared memory. The GPU list is one quoted value: docker's --gpus parser
+    # splits `device=0,1` at the comma. --name lets a timeout stop the container: killing the docker
+    # client alone leaves it running. Mounts use --mount (a path can never add `:ro` or an option).
+    "docker": ["docker", "run", "--rm", "--name", "{container}", "--gpus", '"device={gpus}"', "--ipc=host",
+               "--mount", "type=bind,src={checkout},dst=/workspace",
+               "--mount", "type=volume,dst=/workspace/.venv",
+               "--mount", "type=bind,src={cache},dst=/root/.cache",
+               "--mount", "type=bind,src={hf_home},dst=/root/.cache/huggingface",
+               "--mount", "type=bind,src={staging},dst={staging}",
+               "-w", "/workspace", "{image}", "python", SCRIPT],
+    # One GPU group, context parallelism. --standalone picks a free rendezvous port, so several
+    # torchrun workers on one machine do not collide on the default port 29500.
+    "torchrun": ["{torchrun}", "--standalone", "--nproc_per_node={nproc}", SCRIPT],
 }
-PLACEHOLDERS = {"python", "checkout", "staging", "gpus", "nproc", "image", "container"}
+PLACEHOLDERS = {"python", "torchrun", "checkout", "staging", "gpus", "nproc", "image", "container", "cache", "hf_home"}
+# The container's Hugging Face cache is mounted from the host's: these must not be forwarded into it.
+DOCKER_MAPPED_ENV = {"HF_HOME", "XDG_CACHE_HOME"}
+SKIP_EXISTING_SINCE = (1, 5, 0)  # --skip-existing-output came after 1.5.0; older releases exit 2 on it
 OFFLOAD_FLAGS = ("--offload-text-encoder", "--offload-diffusion-model", "--offload-tokenizer", "--offload-guardrail-models")
 # Flags we set ourselves, and per-sample overrides: upstream lets the CLI win over the batch file,
 # which would silently change every clip (and fail every sidecar check).
@@ -86,6 +105,8 @@ class CosmosOptions(BaseModel):
     launcher: str | list[str] = "python"    # a preset name or an argv template
     python: str | None = None               # {python}; default: the checkout's .venv (uv sync), else python
     image: str | None = None                # {image} in the docker preset
+    cache_dir: Path | None = None           # docker: host folder mounted at /root/.cache (default ~/.cache)
+    hf_home: Path | None = None             # docker: host Hugging Face cache (default $HF_HOME, else cache_dir/huggingface)
     model: Literal[COSMOS_MODELS] | None = None  # type: ignore[valid-type]  # default: the manifest's
     disable_guardrails: bool = False
     offload: list[str] = []
@@ -97,10 +118,18 @@ class CosmosOptions(BaseModel):
     poll_s: float = Field(0.5, gt=0, le=10)
     kill_grace_s: float = Field(10, ge=0)
 
-    @field_validator("checkout")
+    @field_validator("checkout", "cache_dir", "hf_home")
     @classmethod
     def _checkout(cls, v: Path | None) -> Path | None:
         return v.expanduser().absolute() if v is not None else None  # Cosmos runs in it; docker mounts it
+
+    @field_validator("image", "python")
+    @classmethod
+    def _not_an_option(cls, v: str | None) -> str | None:
+        # These land in argv as values: `--privileged` would become a docker flag.
+        if v is not None and (not v.strip() or v.startswith("-") or any(c.isspace() or ord(c) < 32 for c in v)):
+            raise ValueError(f"{v!r} is not a usable value (it must not be empty, start with '-' or hold spaces)")
+        return v
 
     @field_validator("launcher")
     @classmethod
@@ -162,15 +191,104 @@ def make_masker(env: dict[str, str]) -> Callable[[str], str]:
 
 _AUTH = re.compile(r"GatedRepoError|gated repo|Access to model \S+ is restricted|You must be authenticated|"
                    r"\b40[13] Client Error|HTTP Error 40[13]|401 Unauthorized|403 Forbidden", re.I)
+# U132 says `Checkpoint path … does not exist`, U150 `Checkpoint '<p>' does not exist.` (checkpoint_db.py).
 _MISSING = re.compile(r"LocalEntryNotFoundError|EntryNotFoundError|Cannot find (the requested files|checkpoint)|"
-                      r"Checkpoint path .* does not exist|FileNotFoundError.*(checkpoint|\.pt\b|\.pth\b|safetensors|ckpt)", re.I)
+                      r"Checkpoint path .* does not exist|Checkpoint '[^']*' does not exist|"
+                      r"FileNotFoundError.*(checkpoint|\.pt\b|\.pth\b|safetensors|ckpt)", re.I)
+_MISSING_PATH = re.compile(r"Checkpoint (?:path )?'?([^'\s]+?)'? does not exist|'([^']+)'")
 _OOM = re.compile(r"CUDA out of memory|OutOfMemoryError|CUDA error: out of memory", re.I)
 _REJECTED = re.compile(r"Error validating parameters from '.*' at line (\d+)")
 _USAGE = re.compile(r"^usage: |: error: (unrecognized arguments|argument|the following arguments)|Unrecognized options")
 _EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt)\b")
-_PROCESSING = re.compile(r"Processing sample (\S+)")
-_SAVED = re.compile(r"Saved video to (\S+)\.mp4")
-_BLOCKED = re.compile(r"Guardrail blocked")
+_INVALID_MODEL = re.compile(r"--model.*invalid choice|invalid choice.*--model", re.I)
+# Upstream's log lines (utils/log.py): `[MM-DD HH:mm:ss|LEVEL|path:line:function] message`. We match
+# messages from their start, so a prompt quoted inside another message never reads as an event.
+_LOG_LINE = re.compile(r"^\[\d\d-\d\d \d\d:\d\d:\d\d\|[A-Z]+\|[^\]]*\] (?P<msg>.*)$")
+_PROCESSING = re.compile(r"^(?:\[\d+/\d+\] )?Processing sample (\S+)$")
+_SAVED = re.compile(r"^Saved video to (.+)\.mp4$")
+_BLOCKED = {  # stage -> message: the prompt is checked before generation, the video after it
+    "prompt": re.compile(r"^Guardrail blocked text2world generation\b"),
+    "video": re.compile(r"^Guardrail blocked video2world generation\b"),
+}
+BLOCK_ADVICE = {
+    "prompt": "Cosmos's guardrail refused the prompt before generation (no GPU time spent); reword the prompt",
+    "video": ("Cosmos's guardrail refused the generated video after generation (its GPU time was spent); "
+              "another seed may pass, so rewording the prompt is not necessarily the fix"),
+}
+
+
+def log_message(line: str) -> str:
+    """The message part of an upstream log line (the whole line when it has no log prefix)."""
+    m = _LOG_LINE.match(line)
+    return m["msg"] if m else line.strip()
+
+
+def parse_version(text: str) -> tuple[int, int, int] | None:
+    m = re.match(r"\s*v?(\d+)\.(\d+)(?:\.(\d+))?", text)
+    return (int(m[1]), int(m[2]), int(m[3] or 0)) if m else None
+
+
+def version_text(version: tuple[int, ...]) -> str:
+    return ".".join(map(str, version))
+
+
+@dataclass(frozen=True)
+class CheckoutInfo:
+    """What a checkout is, read without importing it (importing pulls in torch and CUDA)."""
+
+    version: tuple[int, int, int] | None
+    source: str                 # where the version was read, for messages
+    skip_existing: bool         # accepts --skip-existing-output
+
+
+def read_checkout(checkout: Path | None) -> CheckoutInfo:
+    """The checkout's version: `cosmos_predict2/__about__.py` (what upstream's build reads), else a
+    static `[project] version` in pyproject.toml, else the nearest git tag; None when none says."""
+    if checkout is None:
+        return CheckoutInfo(None, "no checkout", False)
+    version, source = None, "unknown"
+    about = checkout / "cosmos_predict2" / "__about__.py"
+    try:
+        m = re.search(r"^__version__\s*=\s*[\"']([^\"']+)[\"']", about.read_text(encoding="utf-8"), re.M)
+        version, source = (parse_version(m[1]), "cosmos_predict2/__about__.py") if m else (None, source)
+    except OSError:
+        pass
+    if version is None:
+        try:
+            import tomllib
+
+            project = tomllib.loads((checkout / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
+            if isinstance(project.get("version"), str):
+                version, source = parse_version(project["version"]), "pyproject.toml"
+        except (OSError, ValueError):
+            pass
+    if version is None and (checkout / ".git").exists():
+        try:  # fsmonitor off: a checkout's git config must not run programs for us
+            tag = subprocess.run(["git", "-c", "core.fsmonitor=false", "-C", str(checkout), "describe", "--tags",
+                                  "--abbrev=0"], capture_output=True, text=True, timeout=10, check=False,
+                                 stdin=subprocess.DEVNULL).stdout.strip()
+            if parse_version(tag):
+                version, source = parse_version(tag), f"git tag {tag}"
+        except (OSError, subprocess.SubprocessError):
+            pass
+    skip = False
+    if version is not None and version >= SKIP_EXISTING_SINCE:
+        for name in (SCRIPT, "cosmos_predict2/config.py", "cosmos_predict2/inference.py"):
+            try:
+                text = (checkout / name).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            if "skip_existing_output" in text.replace("-", "_"):
+                skip = True
+                break
+    return CheckoutInfo(version, source, skip)
+
+
+def _mount_safe(what: str, path: Path | str) -> None:
+    """docker --mount takes comma-separated key=value pairs: a comma or quote in a path would add keys."""
+    if any(c in str(path) for c in ',"\n'):
+        raise InputError(f"cosmos: {what} {str(path)!r} holds a comma or quote, which docker --mount cannot take; "
+                         "move or rename it")
 
 
 def _hf_repo(model: str) -> str:
@@ -223,41 +341,75 @@ class CosmosBackend(Backend):
             err = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in err["loc"]) or "options"
             raise InputError(f"cosmos option {where}: {err['msg']}") from None
-        if any(not g or "," in g or g.strip() != g for g in gpus):
-            raise InputError(f"cosmos: GPU ids must be single tokens, got {gpus}")
+        if any(not g or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:-]*", g) for g in gpus):
+            raise InputError(f"cosmos: GPU ids must be single tokens like 0 or 3, got {gpus}")
         backend = cls(opts, gpus)
         if backend._uses("image") and not opts.image:
             raise InputError("cosmos: the launcher uses {image}: set the option image (the Cosmos container image)")
         if backend._uses("gpus") and not gpus:
             raise InputError("cosmos: the launcher uses {gpus}: the worker needs GPUs (--gpus)")
+        if backend.docker:
+            for what, path in (("checkout", opts.checkout), ("cache_dir", backend.cache_dir), ("hf_home", backend.hf_home)):
+                if path is not None:
+                    _mount_safe(what, path)
         return backend
 
     # --- the command --------------------------------------------------------------------
 
+    def _venv_tool(self, name: str) -> str:
+        """A program from the checkout's own uv environment (`uv sync` makes it), else the one on PATH."""
+        tool = self.opts.checkout / ".venv" / "bin" / name if self.opts.checkout else None
+        return str(tool) if tool is not None and tool.exists() else name
+
     @property
     def python(self) -> str:
         """The interpreter for {python}: as given, else the checkout's own uv environment, else python."""
-        if self.opts.python:
-            return self.opts.python
-        venv = self.opts.checkout / ".venv" / "bin" / "python" if self.opts.checkout else None
-        return str(venv) if venv is not None and venv.exists() else "python"
+        return self.opts.python or self._venv_tool("python")
+
+    def _env(self, name: str) -> str | None:
+        return self.opts.env.get(name) or os.environ.get(name) or None
+
+    @property
+    def cache_dir(self) -> Path:
+        xdg = self._env("XDG_CACHE_HOME")
+        return self.opts.cache_dir or (Path(xdg) if xdg else Path.home() / ".cache").absolute()
+
+    @property
+    def hf_home(self) -> Path:
+        home = self._env("HF_HOME")
+        return self.opts.hf_home or (Path(home).expanduser().absolute() if home else self.cache_dir / "huggingface")
+
+    @cached_property
+    def checkout_info(self) -> CheckoutInfo:
+        return read_checkout(self.opts.checkout)
 
     def _uses(self, placeholder: str) -> bool:
         return any(f"{{{placeholder}}}" in arg for arg in self.template)
 
+    def _values(self, staging: Path | str, container: str) -> dict[str, str]:
+        return {
+            "python": self.python, "torchrun": self._venv_tool("torchrun"), "checkout": str(self.opts.checkout or ""),
+            "staging": str(staging), "gpus": ",".join(self.gpus), "nproc": str(max(1, len(self.gpus))),
+            "image": self.opts.image or "", "container": container, "cache": str(self.cache_dir),
+            "hf_home": str(self.hf_home),
+        }
+
     def build_command(self, batch: Path, out_dir: Path, staging: Path, model: str, container: str = "") -> list[str]:
         """The argv for one launch: the launcher template, then our arguments."""
-        values = {
-            "python": self.python, "checkout": str(self.opts.checkout or ""), "staging": str(staging),
-            "gpus": ",".join(self.gpus), "nproc": str(max(1, len(self.gpus))), "image": self.opts.image or "",
-            "container": container,
-        }
+        if self.docker:
+            _mount_safe("workspace staging folder", staging)
+        values = self._values(staging, container)
         argv = [arg.format_map(values) for arg in self.template]
         if self.docker and "run" in argv:
-            # Extra variables reach the container by name only, so their values never show in `ps`.
+            # Variables reach the container by name only (`-e NAME`), so their values never show in `ps`;
+            # docker copies them from its own environment, which is child_env().
+            names = ["PYTHONUNBUFFERED", *(["HF_TOKEN"] if self._env("HF_TOKEN") else []), *self.opts.env]
+            names = [n for n in dict.fromkeys(names) if n not in DOCKER_MAPPED_ENV]
             at = argv.index("run") + 1
-            argv[at:at] = [x for key in ["PYTHONUNBUFFERED", *self.opts.env] for x in ("-e", key)]
+            argv[at:at] = [x for key in names for x in ("-e", key)]
         argv += ["-i", str(batch), "-o", str(out_dir), "--model", model]
+        if self.checkout_info.skip_existing:  # never regenerate (and silently overwrite) a finished sample
+            argv.append("--skip-existing-output")
         if self.opts.disable_guardrails:
             argv.append("--disable-guardrails")
         return argv + self.opts.offload + self.opts.extra_args
@@ -270,7 +422,7 @@ class CosmosBackend(Backend):
         return env
 
     def check(self) -> None:
-        exe = self.template[0].format_map({"python": self.python, **{p: "" for p in PLACEHOLDERS - {"python"}}})
+        exe = self.template[0].format_map(self._values("", ""))
         if "/" in exe and not os.path.isabs(exe) and self.opts.checkout and not self.docker:
             exe = str(self.opts.checkout / exe)  # e.g. .venv/bin/python: it runs from the checkout
         if not shutil.which(exe):
@@ -286,6 +438,21 @@ class CosmosBackend(Backend):
             raise BackendError(f"cosmos: {self.opts.checkout} has no {SCRIPT}; is it a cosmos-predict2.5 checkout?")
         if "input_files" not in script.read_text(encoding="utf-8", errors="replace").replace("-", "_"):
             raise BackendError(f"cosmos: {script} has no -i/--input-files option; check out cosmos-predict2.5 v1.3.2 or later")
+        if self.opts.launcher == "uv" and not (self.opts.checkout / ".venv").is_dir():
+            raise BackendError(f"cosmos: {self.opts.checkout} has no .venv: run `uv sync --extra=cu128` there first "
+                               "(the uv launcher runs `uv run --no-sync`, which never installs)")
+        if self.opts.model:
+            self.check_model(self.opts.model)
+
+    def check_model(self, model: str) -> None:
+        """Refuse a model the checkout's release does not have, before a launch fails on it."""
+        since, info = COSMOS_MODEL_SINCE.get(model), self.checkout_info
+        if since is None or info.version is None or info.version >= since:
+            return
+        others = [m for m in COSMOS_MODELS if COSMOS_MODEL_SINCE.get(m, (0, 0, 0)) <= info.version]
+        raise BackendError(f"cosmos: model {model} needs cosmos-predict2.5 {version_text(since)} or later, but the "
+                           f"checkout {self.opts.checkout} is {version_text(info.version)} ({info.source}): update it "
+                           f"(git pull, then uv sync --extra=cu128) or use one of {', '.join(others)}")
 
     # --- generation ---------------------------------------------------------------------
 
@@ -307,6 +474,7 @@ class CosmosBackend(Backend):
             names.add(r.name)
             by_model.setdefault(self.opts.model or r.manifest.defaults.model, []).append(r)
         for model, pending in by_model.items():
+            self.check_model(model)
             while pending:
                 launch = _Launch(self, pending, staging, model, hooks)
                 self._active = launch
@@ -365,7 +533,7 @@ class _Launch:
         self.tail: deque[str] = deque(maxlen=400)
         self.started: set[str] = set()
         self.saved: set[str] = set()
-        self.blocked: set[str] = set()
+        self.blocked: dict[str, str] = {}                      # name -> guardrail stage ("prompt" | "video")
         self.current: str | None = None
         self.announced: set[str] = set()                        # requests passed to hooks.on_start
         self.made = 0                                           # clips this process finished
@@ -384,7 +552,7 @@ class _Launch:
 
     # step 1 and 2: the batch file, the process, a thread that copies its output to the log
     def start(self) -> None:
-        samples = [r.compiled.cosmos_sample(r.manifest).to_json() for r in self.requests]
+        samples = [r.compiled.cosmos_sample(r.manifest, self.model).to_json() for r in self.requests]
         self.samples = {s["name"]: s for s in samples}
         self.batch.write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples), encoding="utf-8")
         argv = self.b.build_command(self.batch, self.out, self.staging, self.model, self.container)
@@ -392,6 +560,9 @@ class _Launch:
         self.log_path.write_text(command + "\n", encoding="utf-8")
         self.hooks.log(command)
         cwd = self.b.opts.checkout if self.b.opts.checkout and not self.b.docker else self.staging
+        if self.b.docker:  # a --mount bind source must exist (docker -v would create it, owned by root)
+            for folder in (self.b.cache_dir, self.b.hf_home):
+                folder.mkdir(parents=True, exist_ok=True)
         try:
             self.proc = subprocess.Popen(argv, cwd=cwd, env=self.b.child_env(), stdin=subprocess.DEVNULL,
                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
@@ -457,19 +628,20 @@ class _Launch:
                 return
             self.tail.append(line)
             self.hooks.log(line)
-            if m := _PROCESSING.search(line):
+            message = log_message(line)
+            if m := _PROCESSING.match(message):
                 self.current = m[1]
                 self.started.add(m[1])
                 for r in self.rest:
                     if r.name == m[1]:
                         self._announce(r)
-            elif m := _SAVED.search(line):
+            elif m := _SAVED.match(message):
                 self.saved.add(Path(m[1]).name)
-            elif _BLOCKED.search(line):
-                named = [r.name for r in self.rest if re.search(rf"\b{re.escape(r.name)}\b", line)]
-                target = named[0] if named else self.current or (self.rest[0].name if self.rest else None)
-                if target:
-                    self.blocked.add(target)
+            else:
+                stage = next((stage for stage, pattern in _BLOCKED.items() if pattern.match(message)), None)
+                target = self.current or (self.rest[0].name if self.rest else None)
+                if stage and target:
+                    self.blocked[target] = stage  # the guardrail names no sample: it is the one in flight
 
     def _began(self, r: GenerationRequest) -> bool:
         """Upstream writes `<name>.json` when it starts a sample, and logs it."""
@@ -482,9 +654,10 @@ class _Launch:
             mp4, sidecar = self.out / f"{r.name}.mp4", self.out / f"{r.name}.json"
             later_began = position[r.name] < furthest
             if r.name in self.blocked and not mp4.exists():
+                stage = self.blocked[r.name]
                 result: RawClip | Failure = Failure(
-                    r, "blocked", f"{r.name}: Cosmos's guardrail refused the prompt; reword it (blocked prompts are not retried)",
-                    retryable=False)
+                    r, "blocked", f"{r.name}: {BLOCK_ADVICE[stage]} (blocked clips are not retried)",
+                    retryable=False, stage=stage)
             elif mp4.exists() and sidecar.exists() and (r.name in self.saved or later_began or exited_ok):
                 result = self._collect(r, mp4, sidecar)
             elif later_began or exited_ok:
@@ -534,6 +707,12 @@ class _Launch:
                           retryable=False)
             return  # the rest relaunch without it
         if rc == 2 and any(_USAGE.search(ln) for ln in lines):
+            if any(_INVALID_MODEL.search(ln) for ln in lines):
+                since = COSMOS_MODEL_SINCE.get(self.model)
+                added = f" (added in cosmos-predict2.5 {version_text(since)})" if since else ""
+                self.fatal = ("error", f"this checkout's {SCRIPT} does not offer --model {self.model}{added}: "
+                                       "update the checkout or pick another model", False)
+                return
             self.fatal = ("error", f"Cosmos rejected the command line: {self._line(_USAGE)} "
                                    "(check cosmos options extra_args/offload and the checkout's version)", False)
             return
@@ -555,9 +734,10 @@ class _Launch:
                             "accept the model licence on Hugging Face and run `hf auth login`"), False
         if _MISSING.search(text):
             line = self._line(_MISSING, limit=1000)
-            quoted = re.search(r"'([^']+)'", line)  # the path, when the error names one
+            named = _MISSING_PATH.search(line)  # the path, when the error names one
+            path = (named[1] or named[2]) if named else line
             return "missing_checkpoint", (
-                f"missing checkpoint for {model} ({_short(quoted[1] if quoted else line)}): download it with "
+                f"missing checkpoint for {model} ({_short(path)}): download it with "
                 f"`hf download {repo}` into the Hugging Face cache (HF_HOME) after accepting the licence, "
                 "or pass --checkpoint-path"), False
         if _OOM.search(text):
@@ -601,4 +781,4 @@ class _Launch:
                 continue
 
 
-__all__ = ["CosmosBackend", "CosmosOptions", "PRESETS", "make_masker"]
+__all__ = ["CheckoutInfo", "CosmosBackend", "CosmosOptions", "PRESETS", "make_masker", "read_checkout"]

@@ -157,6 +157,7 @@ def plan_cmd(manifest: ManifestOpt = None, workspace: WorkspaceOpt = DEFAULT_WOR
         frames.add_row(f"{d} s", str(b["clips"]), str(b["target_frames"]), str(b["frames_asked"]),
                        str(b["model_frames"]), str(b["chunks_each"]))
     console.print(frames)
+    console.print(f"sampling: {p.sampling}", markup=False, highlight=False)
     console.print(f"per chunk: {p.chunk.seconds:g} s — {p.chunk.source}")
     console.print(f"model load: {p.load.load_s:g} s per GPU, once — {p.load.load_source}")
     console.print(f"GPU-hours incl. loads: {p.gpu_hours:.1f}; wall-clock on {gpus} GPU(s): "

@@ -169,10 +169,12 @@ def run(manifest_path: str | Path | Manifest | None, workspace: str | Path, opts
     `on_plan` hears what the run is about to do before any worker starts; `on_tick` hears the
     progress of this run's selection while workers run.
     """
-    from ..backends.registry import backend_class
+    from ..backends.registry import backend_class, create_backend
 
     t0 = time.time()
-    cls = backend_class(opts.backend)  # unknown or unloadable: a clear error before anything is written
+    cls = backend_class(opts.backend)
+    # Unknown, unloadable or badly configured: a clear error before anything is written.
+    create_backend(opts.backend, opts.backend_options, list(opts.gpus[:max(1, opts.gpus_per_worker)]))
     manifest = manifest_path if isinstance(manifest_path, Manifest) else load_manifest(manifest_path)
     selected_variants = select_variants(manifest, opts.only, opts.durations)
     # 1. Lint gate: errors block generation.

@@ -220,9 +220,10 @@ class Worker:
         job = self.jobs[job_id]
         if isinstance(result, Failure):
             if result.kind == "blocked":
-                self.store.block(job_id, self.cfg.worker, result.message)
+                message = f"{result.stage} guardrail: {result.message}" if result.stage else result.message
+                self.store.block(job_id, self.cfg.worker, message, gpu_seconds=self._seconds(job_id))
                 self.heartbeat.job = None
-                self.log(f"blocked: {result.message}", job_id)
+                self.log(f"blocked: {message}", job_id)
                 write_status(self.ws, self.store)
             else:
                 self._fail(job_id, result.kind, result.message, result.retryable)
