@@ -29,4 +29,5 @@ class LeakyBackend(Backend):
             hooks.log(f"cloning https://user:{TOKEN}@github.com/o/r with DB_PW=hunter2hunter2")
             message = os.environ.get("LEAKY_MESSAGE") or (
                 f"HTTP 401 for https://x:{TOKEN}@hub.example/m (Authorization: Bearer {TOKEN}; DB_PW=hunter2hunter2)")
-            yield Failure(request, "error", message, retryable=False)
+            kind = os.environ.get("LEAKY_KIND", "error")
+            yield Failure(request, kind, message, retryable=False)

@@ -32,11 +32,26 @@ class SimpleBackend(Backend):
         size = max(8, spec_h // 5)
         with VideoWriter(out, spec_w, spec_h, v.fps, preset="ultrafast", threads=1) as w:
             for i in range(v.frames):
-                frame = base.copy()
+                frame = base.copy() if not os.environ.get("SIMPLE_BLACK") else np.zeros_like(base)
                 x = int((spec_w - size) * (0.5 + 0.45 * np.sin(i / 9 + seed % 7)))
                 y = int((spec_h - size) * (0.5 + 0.4 * np.cos(i / 13)))
-                frame[y:y + size, x:x + size] = (255, 30, 30)
+                if not os.environ.get("SIMPLE_BLACK"):
+                    frame[y:y + size, x:x + size] = (255, 30, 30)
                 w.write(frame)
                 if delay:
                     time.sleep(delay)
         return RawClip(request, out, float(v.fps), v.frames, at_target=True)
+
+
+class SimpleGpuBackend(SimpleBackend):
+    """The same clips, scheduled as a GPU backend: one worker per GPU group, each GPU group noted."""
+
+    name = "simplegpu"
+    device = "gpu"
+
+    def generate(self, request: GenerationRequest, staging: Path) -> RawClip:
+        marker = os.environ.get("SIMPLE_GPU_LOG")
+        if marker:
+            with open(marker, "a", encoding="utf-8") as fh:
+                fh.write(f"{request.name} {os.environ.get('CUDA_VISIBLE_DEVICES', '')}\n")
+        return super().generate(request, staging)

@@ -82,6 +82,7 @@ def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
     by_series: dict[str, dict[str, int]] = {}
     by_duration: dict[str, dict[str, int]] = {}
     gpu_seconds = cpu_seconds = 0.0
+    done_cost = done_compute = 0.0
     remaining_cost = 0.0
     stale = queued = 0
     for r in rows:
@@ -97,6 +98,9 @@ def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
             gpu_seconds += r["gpu_seconds"] or 0.0
         if key in ("pending", "in_progress"):
             remaining_cost += r["cost_s"]
+        elif key == "completed" and r["gpu_seconds"]:
+            done_cost += r["cost_s"]
+            done_compute += r["gpu_seconds"]
         for bucket in (total, by_series.setdefault(r["series"], dict.fromkeys(keys, 0)),
                        by_duration.setdefault(f"{r['duration_s']}s", dict.fromkeys(keys, 0))):
             bucket["total"] += 1
@@ -122,6 +126,8 @@ def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
         ],
         "throughput_per_hour": round(recent_done * 6, 1),
         "remaining_expected_s": round(remaining_cost, 1),
+        # measured compute seconds per planned second, from verified jobs (1.0 before any)
+        "compute_per_expected_s": round(done_compute / done_cost, 4) if done_cost else 1.0,
         "updated_at": _iso(now),
     }
     status["published"] = store.published_counts()
@@ -145,8 +151,9 @@ def write_status(ws: Workspace, store: JobStore | None = None) -> dict[str, Any]
 
 
 def eta_seconds(status: dict[str, Any]) -> float | None:
-    """Remaining expected work spread over live workers; None when nothing runs."""
-    workers = len(status["workers"])
-    if not workers or not status["remaining_expected_s"]:
+    """Remaining work, scaled by the compute it has really taken so far, spread over the live
+    workers' GPUs (a CPU worker counts as one); None when nothing runs."""
+    parallel = sum(max(1, len([g for g in str(w.get("gpus") or "").split(",") if g])) for w in status["workers"])
+    if not parallel or not status["remaining_expected_s"]:
         return None
-    return status["remaining_expected_s"] / workers
+    return status["remaining_expected_s"] * status.get("compute_per_expected_s", 1.0) / parallel

@@ -327,6 +327,8 @@ def worker_main(cfg: WorkerConfig) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the orchestrator decides; it terminates us
+    if cfg.gpus:  # before any backend imports a CUDA library: this worker sees its GPU group only
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(cfg.gpus)
     # Our stdout/stderr belong to the user's terminal: send anything a library prints to our log.
     log = Workspace(Path(cfg.workspace)).worker_log(cfg.worker)
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -43,11 +43,12 @@ def _worker_main(conn: Connection, fn: Callable[..., Any]) -> None:
         if message is None:
             return
         index, args = message
+        conn.send(("started", index))  # the task's clock starts now, not while this process booted
         try:
             result: Any = fn(*args)
         except Exception as exc:  # noqa: BLE001 - reported as the task's result
             result = TaskFailed(f"{type(exc).__name__}: {exc}")
-        conn.send((index, result))
+        conn.send(("result", index, result))
 
 
 class _Worker:
@@ -57,11 +58,19 @@ class _Worker:
         self.process.start()
         child.close()
         self.task: int | None = None
-        self.started = 0.0
+        self.given = 0.0
+        self.started: float | None = None   # when the worker began the task (its acknowledgement)
 
     def give(self, index: int, args: tuple[Any, ...]) -> None:
-        self.task, self.started = index, time.monotonic()
+        self.task, self.given, self.started = index, time.monotonic(), None
         self.conn.send((index, args))
+
+    def overdue(self, now: float, timeout_s: float) -> bool:
+        """A task's timeout counts from when the worker began it; a worker that never even
+        begins (a stuck start-up) is given BOOT_GRACE_S more."""
+        if self.started is not None:
+            return now - self.started > timeout_s
+        return now - self.given > timeout_s + BOOT_GRACE_S
 
     def stop(self, force: bool = False) -> None:
         if not force and self.process.is_alive():
@@ -72,6 +81,9 @@ class _Worker:
             self.process.kill()
             self.process.join(2)
         self.conn.close()
+
+
+BOOT_GRACE_S = 60.0  # a worker process that has not begun its task after this much more is stuck
 
 
 def _context() -> Any:
@@ -117,16 +129,20 @@ def run_tasks(
                 failure = None
                 if w.conn in ready:
                     try:
-                        index, result = w.conn.recv()
+                        message = w.conn.recv()
                     except (EOFError, OSError):
                         failure = _death(w)
                     else:
+                        if message[0] == "started":
+                            w.started = now
+                            continue
+                        _, index, result = message
                         w.task = None
                         on_result(index, result)
                         continue
                 elif w.process.sentinel in ready or not w.process.is_alive():
                     failure = _death(w)
-                elif now - w.started > timeout_s:
+                elif w.overdue(now, timeout_s):
                     failure = f"no result after {timeout_s:g} s; the worker was stopped"
                 if failure is not None:
                     index = w.task
