@@ -56,16 +56,16 @@ def object_path(objects_dir: Path, oid: str) -> Path:
     return objects_dir / oid[:2] / oid[2:4] / oid
 
 
-def ensure_local_object(objects_dir: Path, obj: LfsObject, source: Path) -> bool:
-    """Put `source` into the local object store if the store lacks it and it is that object.
+def ensure_local_object(objects_dir: Path, obj: LfsObject, source: Path, replace: bool = False) -> bool:
+    """Put `source` into an object store if the store lacks it (or `replace`) and it is that object.
 
     A clip committed earlier may have had its local object pruned; git-lfs uploads only from
-    the store, so the verified working-tree file is copied back (streamed, then renamed).
-    Returns False when the source is not the object, or not a regular file (a link is never
-    followed, even to the right bytes).
+    the store, so the verified working-tree file is copied back (streamed, then renamed over
+    whatever was there). Returns False when the source is not the object, or not a regular file
+    (a link is never followed, even to the right bytes).
     """
     dest = object_path(objects_dir, obj.oid)
-    if dest.is_file() and dest.stat().st_size == obj.size:
+    if not replace and dest.is_file() and dest.stat().st_size == obj.size:
         return True
     try:
         src = open_regular(source)

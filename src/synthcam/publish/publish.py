@@ -63,6 +63,7 @@ class ClipState:
     size: int
     present: bool
     detail: str = ""
+    corrupt: bool = False  # the server's bytes were read back and are not the object
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
