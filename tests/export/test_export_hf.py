@@ -189,3 +189,19 @@ def test_row_has_every_column_in_order(hf_ws: Workspace) -> None:
     for column in COLUMNS:
         kinds = {type(r[column]) for r in rows}
         assert len(kinds) == 1 and kinds <= {str, int, float, bool}, (column, kinds)
+
+
+def test_the_cli(hf_ws: Workspace, tmp_path: Path) -> None:
+    from helpers import assert_one_line_error, invoke
+
+    out = tmp_path / "out"
+    r = invoke("export", "--layout", "hf", "--out", out, "-w", hf_ws.root, "--license", "cc-by-4.0")
+    assert r.exit_code == 0 and "created 10, updated 0, removed 0; 0 unchanged" in r.stdout
+    assert "license: cc-by-4.0" in (out / "README.md").read_text()
+    assert_one_line_error(invoke("export", "--layout", "hf", "--out", out, "-w", hf_ws.root, "--license", "Not One"),
+                          "not a license identifier")
+    record = json.loads((out / ".synthcam-export.json").read_text())
+    record["entries"]["x"] = {"folder": ".", "files": {}}
+    (out / ".synthcam-export.json").write_text(json.dumps(record))
+    assert_one_line_error(invoke("export", "--layout", "hf", "--out", out, "-w", hf_ws.root), "edited by hand")
+    assert (out / "README.md").is_file()
