@@ -9,11 +9,16 @@ from getrusage(RUSAGE_CHILDREN); for synthcam the Python process's own peak is s
   plain: commit
   plain: git lfs push origin main   the upload alone (the baseline the issue names)
   plain: git push origin main       hooks run; nothing left to upload
+  plain: git lfs fetch origin main  the local object store emptied first: git-lfs downloads the object
+                                    to disk and checks its hash (the baseline for reading it back)
   synthcam publish                  all of the above, plus re-hashing against the store and three
                                     Batch API probes (before, to choose uploads, and the proof after)
+  synthcam publish --check          presence only: one Batch API probe
+  synthcam publish --deep           downloads every object through the Batch API and re-hashes it as
+                                    it streams (1 MiB reads, nothing written): memory must stay flat
 
 Run: python bench/bench_publish.py [--sizes-mb 64,1024] [--tmp DIR]
-Needs the dev extra (giftless). Not a test: it takes about a minute per GB.
+Needs the dev extra (giftless). Not a test: it takes about two minutes per GB.
 """
 
 from __future__ import annotations
@@ -113,6 +118,10 @@ def bench_size(tmp: Path, size_mb: int, env: dict[str, str]) -> list[dict]:
                             ("plain: git push origin main", ["git", "push", "-q", "origin", "main"])]:
             rows.append({"size_mb": size_mb, "step": label, **measure(argv, work, env)})
         rows[-1]["server_peak_kb"] = server_peak_kb(server)
+        shutil.rmtree(work / ".git" / "lfs" / "objects")
+        rows.append({"size_mb": size_mb, "step": "plain: git lfs fetch origin main",
+                     **measure(["git", "lfs", "fetch", "origin", "main"], work, env)})
+        rows[-1]["server_peak_kb"] = server_peak_kb(server)
         assert server.object_path("bench", "plain", obj.oid).stat().st_size == obj.size
 
     # synthcam publish: a workspace whose one done job is this clip
@@ -121,7 +130,8 @@ def bench_size(tmp: Path, size_mb: int, env: dict[str, str]) -> list[dict]:
         (ws / "clips").mkdir()
         os.link(content, ws / "clips" / "B01_30s.mp4")
         with JobStore(ws / "synthcam.db") as store:
-            store.sync([JobSpec("b01", "B01_30s", "B01", "B", 30, "procedural", "bench", 1, {}, 1.0)])
+            store.sync([JobSpec(job_id="b01", name="B01_30s", clip_id="B01", series="B", duration_s=30,
+                                backend="procedural", model="bench", seed=1, spec={}, cost_s=1.0)])
             store.claim("bench")
             store.start("b01", "bench")
             store.complete("b01", "bench", "clips/B01_30s.mp4", obj.oid, {}, [])
@@ -129,10 +139,12 @@ def bench_size(tmp: Path, size_mb: int, env: dict[str, str]) -> list[dict]:
         peak_file = root / "self_peak"
         run_env = {**env, "BENCH_SELF_PEAK": str(peak_file)}
         for label, args in [("synthcam publish", ["publish", "-w", str(ws), "--json"]),
-                            ("synthcam publish --check", ["publish", "-w", str(ws), "--check", "--json"])]:
+                            ("synthcam publish --check", ["publish", "-w", str(ws), "--check", "--json"]),
+                            ("synthcam publish --deep", ["publish", "-w", str(ws), "--deep", "--json"])]:
             row = measure([sys.executable, "-c", SELF_PEAK, *args], ws, run_env)
             rows.append({"size_mb": size_mb, "step": label, **row, "python_peak_kb": int(peak_file.read_text())})
-        rows[-2]["server_peak_kb"] = server_peak_kb(server)
+            if label != "synthcam publish --check":
+                rows[-1]["server_peak_kb"] = server_peak_kb(server)  # a high-water mark: grows, never falls
         assert server.object_path("bench", "synthcam", obj.oid).stat().st_size == obj.size
     shutil.rmtree(root)
     return rows

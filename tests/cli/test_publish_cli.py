@@ -72,3 +72,31 @@ def test_tokens_never_reach_the_output(tmp_path):
     assert [r.exit_code for r in runs] == [0, 0, 0, 1]
     assert "http://***@127.0.0.1" in runs[0].stdout and "refused the credentials" in runs[3].stderr
     assert all(token not in r.stdout + r.stderr for r in runs)
+
+
+def test_deep_and_sampled_checks_find_wrong_bytes(tmp_path, lfs_server):
+    bench = make_bench(tmp_path, lfs_server)
+    assert invoke("publish", "-w", bench.ws).exit_code == 0
+    path = bench.on_server(bench.shas["P02_5s"])
+    data = bytearray(path.read_bytes())
+    data[200] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert invoke("publish", "-w", bench.ws, "--check").exit_code == 0  # presence alone cannot tell
+    r = invoke("publish", "-w", bench.ws, "--deep")
+    assert r.exit_code == 1 and "2 present, 0 missing, 1 corrupt" in r.stdout
+    assert "corrupt on the server" in r.stdout and "P02_5s" in r.stdout and "--repair --deep" in r.stdout
+    assert "read back 3 of 3 objects" in r.stdout
+    r = invoke("publish", "-w", bench.ws, "--check", "--sample", "3", "--seed", "7", "--json")
+    out = json.loads(r.stdout)
+    assert r.exit_code == 1 and out["corrupt"] == 1 and out["read"]["seed"] == 7 and out["read"]["objects"] == 3
+    assert [c["name"] for c in out["clips"] if c["corrupt"]] == ["P02_5s"]
+    r = invoke("publish", "-w", bench.ws, "--sample", "1")
+    assert "--seed" in r.stdout and "read back 1 of 3 objects" in r.stdout
+
+
+def test_read_back_usage_errors_exit_2(tmp_path, lfs_server):
+    bench = make_bench(tmp_path, lfs_server, names=("P01_5s",))
+    assert_one_line_error(invoke("publish", "-w", bench.ws, "--sample", "2", "--deep"), "--sample and --deep")
+    assert_one_line_error(invoke("publish", "-w", bench.ws, "--sample", "0"), "at least 1")
+    assert_one_line_error(invoke("publish", "-w", bench.ws, "--seed", "4"), "--seed draws the --sample")
+    assert_one_line_error(invoke("publish", "-w", bench.ws, "--deep", "--branch", "x"), "--branch")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import http.client
+import io
 import json
 import urllib.error
 
 import pytest
 
-from synthcam.publish.batch import BATCH_SIZE, BatchProbe
+from synthcam.publish.batch import BATCH_SIZE, BatchProbe, hash_stream
 from synthcam.publish.errors import LfsServerError
-from synthcam.publish.lfs import LfsObject
+from synthcam.publish.lfs import CHUNK, LfsObject
 
 A, B = LfsObject("a" * 64, 10), LfsObject("b" * 64, 20)
 ENDPOINT = "http://127.0.0.1:1/org/repo"
@@ -155,3 +158,80 @@ def test_against_giftless_present_missing_and_wrong_size(tmp_path, lfs_server, g
     assert found[sha].present and not found[sha[::-1]].present
     assert not probe.probe([LfsObject(sha, size + 1)])[sha].present  # same oid, wrong size: not held
     assert not BatchProbe(lfs_server.url("other", "repo")).probe([LfsObject(sha, size)])[sha].present
+
+
+# --- reading objects back -----------------------------------------------------------------------
+
+class Endless(io.RawIOBase):
+    """A body that never ends: reading must stop one chunk past the object's size."""
+
+    def __init__(self):
+        self.served = 0
+
+    def read(self, n=-1):
+        self.served += n
+        return b"\0" * n
+
+
+class FakeDownloads:
+    """Batch API download actions plus the hrefs they point at."""
+
+    def __init__(self, blobs, origin="http://127.0.0.1:1", header=None, want_auth_at=None):
+        self.blobs, self.origin, self.header, self.want_auth_at = blobs, origin, header or {}, want_auth_at
+        self.gets: list[tuple[str, dict]] = []
+
+    def transport(self, url, body, headers):
+        objects = []
+        for o in json.loads(body)["objects"]:
+            if o["oid"] in self.blobs:
+                href = f"{self.origin}/storage/{o['oid']}?token=signed-secret"
+                objects.append({**o, "actions": {"download": {"href": href, "header": self.header}}})
+            else:
+                objects.append({**o, "error": {"code": 404, "message": "not found"}})
+        return 200, json.dumps({"objects": objects}).encode()
+
+    @contextlib.contextmanager
+    def getter(self, url, headers):
+        self.gets.append((url, dict(headers)))
+        if self.want_auth_at and url.startswith(self.want_auth_at) and "Authorization" not in headers:
+            yield 401, io.BytesIO()
+            return
+        yield 200, io.BytesIO(self.blobs[url.split("/storage/")[1].split("?")[0]])
+
+
+def _obj(data: bytes) -> LfsObject:
+    return LfsObject(hashlib.sha256(data).hexdigest(), len(data))
+
+
+def test_read_back_rehashes_and_names_what_is_wrong():
+    good, other = b"x" * 3000, b"y" * 3000
+    ok, bad, gone = _obj(good), _obj(b"z" * 3000), _obj(b"missing")
+    fake = FakeDownloads({ok.oid: good, bad.oid: other}, header={"X-Signed": "1"})
+    found = BatchProbe(ENDPOINT, transport=fake.transport, getter=fake.getter).read_back([ok, bad, gone])
+    assert found[ok.oid].ok and found[ok.oid].read == 3000
+    assert found[bad.oid].status == "corrupt" and f"hash to {hashlib.sha256(other).hexdigest()[:12]}" in found[bad.oid].detail
+    assert found[gone.oid].status == "missing"
+    assert all(h == {"X-Signed": "1"} for _, h in fake.gets)  # the action's headers, no credentials of ours
+
+
+def test_hash_stream_reads_one_chunk_past_the_size_at_most():
+    body = Endless()
+    result = hash_stream(LfsObject("a" * 64, 10), body)
+    assert result.status == "corrupt" and "more than the object's 10 bytes" in result.detail
+    assert body.served == CHUNK
+    short = hash_stream(LfsObject("a" * 64, 10), io.BytesIO(b"12345"))
+    assert short.status == "corrupt" and "sent 5 of the object's 10 bytes" in short.detail
+
+
+def test_credentials_go_to_the_endpoint_origin_only():
+    data = b"content"
+    obj = _obj(data)
+    same = FakeDownloads({obj.oid: data}, want_auth_at="http://127.0.0.1:1")
+    probe = BatchProbe("http://u:pw@127.0.0.1:1/org/repo", transport=same.transport, getter=same.getter)
+    assert probe.read_back([obj])[obj.oid].ok
+    assert [h.get("Authorization") for _, h in same.gets] == [None, "Basic dTpwdw=="]
+    elsewhere = FakeDownloads({obj.oid: data}, origin="https://cdn.example", want_auth_at="https://cdn.example")
+    probe = BatchProbe("http://u:pw@127.0.0.1:1/org/repo", transport=elsewhere.transport, getter=elsewhere.getter)
+    with pytest.raises(LfsServerError, match="HTTP 401") as info:
+        probe.read_back([obj])
+    assert all("Authorization" not in h for _, h in elsewhere.gets) and "signed-secret" not in str(info.value)

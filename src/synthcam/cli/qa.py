@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 # The export, frames and gallery stacks load only when their command runs.
-LAYOUTS = ("nemotron", "flat")
+LAYOUTS = ("nemotron", "flat", "hf")
 from ._app import app, console, err_console, handles_errors
 from .engine import DEFAULT_WORKSPACE, WorkspaceOpt
 from .spec import DurationsOpt, JsonOpt, parse_durations
@@ -80,19 +80,24 @@ def export_cmd(
     durations: DurationsOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be created, updated or removed; write nothing.")] = False,
     manifest: Annotated[Optional[str], typer.Option("--manifest", "-m", help="Manifest for the labels (default: the one each clip was planned from).")] = None,
+    license_id: Annotated[Optional[str], typer.Option("--license", help="hf: the dataset card's license, a Hub identifier such as cc-by-4.0.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Export verified clips with their labels; re-running touches only what changed.
 
     nemotron: OUT/{normal|suspicious|threats}/cosmos_<ID>_<scenario>_<date>/ with media/001.mp4,
     metadata.json, scenario_spec.json and expected_labels.json (docs/export.md).
-    flat: OUT/<clip>.mp4 plus index.csv and index.json. Exits 1 if a clip was refused.
+    flat: OUT/<clip>.mp4 plus index.csv and index.json.
+    hf: the Hugging Face datasets layout: {train,validation,test}/<clip>.mp4 with metadata.jsonl,
+    ground_truth/<clip>/ and a dataset card (README.md). Exits 1 if a clip was refused.
 
     Example: synthcam export --layout nemotron --out data/synthetic --durations 5 --dry-run
+             synthcam export --layout hf --out hub/my-dataset --license cc-by-4.0
     """
     from ..export import export
 
-    result = export(workspace, layout, out, durations=parse_durations(durations), dry_run=dry_run, manifest=manifest)
+    result = export(workspace, layout, out, durations=parse_durations(durations), dry_run=dry_run, manifest=manifest,
+                    license=license_id)
     if json_out:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:

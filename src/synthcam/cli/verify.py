@@ -98,7 +98,10 @@ def _n(count: int, word: str) -> str:
 
 def _summary_lines(report: Report) -> list[str]:
     s = report.summary
-    files = f"{_n(s.files, 'file')}: {_n(s.videos, 'video')}, {_n(s.lfs_pointers, 'LFS pointer stub')}"
+    stubs = _n(s.lfs_pointers, "LFS pointer stub")
+    if s.lfs_pointers:
+        stubs += f" of {_n(s.lfs_objects, 'distinct object')} ({s.lfs_object_bytes:,} bytes never fetched)"
+    files = f"{_n(s.files, 'file')}: {_n(s.videos, 'video')}, {stubs}"
     lines = [f"{files}, {s.unique_sha256} unique sha256"]
     lines.append(f"passed {s.passed}, failed {s.failed}")
     if s.by_kind:

@@ -4,6 +4,9 @@ Only `done` jobs of the current plan are considered, and each file is checked ag
 sha256 the verifier stored before anything is copied: a clip edited, re-encoded or replaced
 after verification is refused, never exported. Hashing every file on every export would
 read gigabytes, so a file whose size and mtime match the last hash we took is trusted.
+
+Clips and ground truth must be regular files: a symlink (anywhere in `<name>.gt/`, or the
+clip itself) refuses the clip by name, so no export copies what a link points to (files.py).
 """
 
 from __future__ import annotations
@@ -11,15 +14,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError, SynthcamError
-from ..fsutil import inside
+from ..fsutil import check_id, inside
 from ..manifest import EMBEDDED, Manifest, load_manifest
 from ..media.probe import VideoInfo, probe
 from ..store import Job
 from ..workspace import Workspace
+from .files import SAFE_PART, irregular, open_regular, read_regular, walk_regular
 from .labels import ClipFacts, category_of
 
 HASH_CHUNK = 1 << 20
@@ -53,7 +58,7 @@ class VerifiedClip:
     info: VideoInfo
     facts: ClipFacts
     truth: dict[str, int] | None = None
-    truth_files: dict[str, Path] = field(default_factory=dict)
+    truth_files: dict[str, Path] = field(default_factory=dict)  # path under the truth folder -> file
 
     @property
     def name(self) -> str:
@@ -94,7 +99,7 @@ def open_workspace(root: str | Path) -> Workspace:
 
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         while chunk := fh.read(HASH_CHUNK):
             h.update(chunk)
     return h.hexdigest()
@@ -103,9 +108,11 @@ def sha256_of(path: Path) -> str:
 def check_source(path: Path, expected: str, cached: SourceStat | None) -> SourceStat:
     """The file's stat and sha256, which must equal the store's; raises InputError otherwise."""
     try:
-        st = path.stat()
+        st = path.lstat()
     except FileNotFoundError:
         raise InputError(f"the verified clip file is missing: {path}") from None
+    if bad := irregular(path):
+        raise InputError(str(bad))
     if cached and (cached.size, cached.mtime_ns, cached.sha256) == (st.st_size, st.st_mtime_ns, expected):
         return cached
     actual = sha256_of(path)
@@ -122,10 +129,10 @@ def truth_counts(truth_dir: Path) -> dict[str, int] | None:
     when it is visible in enough frames (its `count_rule`).
     """
     path = truth_dir / COUNTS_FILE
-    if not path.is_file():
+    if not os.path.lexists(path):
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(path).decode("utf-8"))
     except ValueError as exc:
         raise InputError(f"{path}: not JSON ({exc})") from None
     counts = data.get("counts") if isinstance(data, dict) else None
@@ -166,6 +173,24 @@ class ManifestCache:
         return ClipFacts.from_manifest(manifest, clip)
 
 
+def truth_files(truth_dir: Path) -> dict[str, Path]:
+    """The ground truth beside a clip: regular files only, under plain names; raises InputError otherwise."""
+    if not os.path.lexists(truth_dir):
+        return {}
+    files, bad = walk_regular(truth_dir)
+    if bad:
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise InputError(f"ground truth: {bad[0]}{more}")
+    found = {}
+    for path in files:
+        rel = path.relative_to(truth_dir).as_posix()
+        if not all(SAFE_PART.match(part) for part in rel.split("/")):
+            raise InputError(f"ground truth: {path} has a name export does not copy (letters, digits, '.', '_', "
+                             "'+', '-'; no leading dot)")
+        found[rel] = path
+    return found
+
+
 def verified_clips(ws: Workspace, jobs: list[Job], manifests: ManifestCache,
                    cached: dict[str, SourceStat]) -> tuple[list[VerifiedClip], list[Refusal]]:
     """Check each done job's file and gather what its labels and metadata need."""
@@ -178,14 +203,18 @@ def verified_clips(ws: Workspace, jobs: list[Job], manifests: ManifestCache,
         try:
             if not job.output or not job.sha256:
                 raise InputError(f"{job.name}: the store has no file or sha256 for this verified job")
-            path = inside(ws.root, job.output)
+            path = ws.root / job.output  # not resolved: a link is refused by name (check_source), never followed
+            if os.path.lexists(path) and (bad := irregular(path)):
+                raise InputError(str(bad))
+            inside(ws.root, job.output)  # and nothing outside the workspace
             stat = check_source(path, job.sha256, cached.get(job.name))
             info = probe(path)
-            truth_dir = ws.truth_dir(job.name)
-            truth = truth_counts(truth_dir)
+            truth_dir = ws.clips_dir / f"{check_id(job.name, 'clip name')}.gt"
+            files = truth_files(truth_dir)
+            ws.truth_dir(job.name)
+            truth = truth_counts(truth_dir) if COUNTS_FILE in files else None
         except SynthcamError as exc:
             refused.append(Refusal(job.name, str(exc)))
             continue
-        truth_files = {p.name: p for p in sorted(truth_dir.iterdir()) if p.is_file()} if truth_dir.is_dir() else {}
-        clips.append(VerifiedClip(job, path, stat, info, facts, truth, truth_files))
+        clips.append(VerifiedClip(job, path, stat, info, facts, truth, files))
     return clips, refused

@@ -2,7 +2,7 @@
 
 1. read the current plan's jobs from the store, keep the chosen durations;
 2. check every verified file against its stored sha256 (refusing changed or missing ones);
-3. build the layout's entries (labels from the manifest and ground truth);
+3. build the layout's entries (labels from the manifest and ground truth; layouts.py, hf.py);
 4. diff them against the output folder and, unless dry_run, apply the changes.
 """
 
@@ -15,10 +15,12 @@ from ..errors import InputError
 from ..manifest import Manifest
 from ..workspace import Workspace
 from .clips import ManifestCache, Refusal, SourceStat, open_workspace, verified_clips
-from .layouts import flat_entries, nemotron_entries
-from .tree import Change, Tree
+from .hf import HF_RULES, hf_entries
+from .layouts import FLAT_RULES, NEMOTRON_RULES, flat_entries, nemotron_entries
+from .tree import Change, Rules, Tree
 
-LAYOUTS = ("nemotron", "flat")
+RULES: dict[str, Rules] = {"nemotron": NEMOTRON_RULES, "flat": FLAT_RULES, "hf": HF_RULES}
+LAYOUTS = tuple(RULES)
 
 
 @dataclass
@@ -58,10 +60,15 @@ def _check_out(ws: Workspace, out: Path) -> Path:
 
 def export(workspace: str | Path, layout: str = "nemotron", out: str | Path | None = None,
            durations: list[int] | None = None, dry_run: bool = False,
-           manifest: Manifest | str | Path | None = None) -> ExportResult:
-    """Make `out` hold the workspace's verified clips in `layout`; idempotent, atomic, never unverified."""
+           manifest: Manifest | str | Path | None = None, license: str | None = None) -> ExportResult:
+    """Make `out` hold the workspace's verified clips in `layout`; idempotent, atomic, never unverified.
+
+    `license` (a Hub license identifier such as cc-by-4.0) goes into the hf layout's dataset card.
+    """
     if layout not in LAYOUTS:
-        raise InputError(f"unknown layout {layout!r} (use {' or '.join(LAYOUTS)})")
+        raise InputError(f"unknown layout {layout!r} (use {', '.join(LAYOUTS[:-1])} or {LAYOUTS[-1]})")
+    if license is not None and layout != "hf":
+        raise InputError("--license applies to --layout hf (the dataset card) only")
     if out is None:
         raise InputError("--out is required: the folder to export into")
     ws = open_workspace(workspace)
@@ -77,7 +84,7 @@ def export(workspace: str | Path, layout: str = "nemotron", out: str | Path | No
                          "run `synthcam run` to make them")
 
     # 2. Check files against the store; reuse hashes from the last export when the stat matches.
-    tree = Tree(out_dir, layout)
+    tree = Tree(out_dir, layout, RULES[layout])
     cached = {name: s for name, raw in tree.source_stats().items() if (s := SourceStat.from_json(raw))}
     if manifest is None:
         from ..workspace import recorded_manifest
@@ -95,7 +102,7 @@ def export(workspace: str | Path, layout: str = "nemotron", out: str | Path | No
         wanted = nemotron_entries(clips)
     else:
         kept_rows = [tree.entries[eid]["meta"]["row"] for eid in sorted(keep) if "row" in tree.entries[eid]["meta"]]
-        wanted = flat_entries(clips, kept_rows)
+        wanted = flat_entries(clips, kept_rows) if layout == "flat" else hf_entries(clips, kept_rows, license)
 
     # 4. Diff, then apply.
     changes = tree.diff(wanted, keep)

@@ -117,6 +117,8 @@ class ClipFacts:
     scene: Scene | None = None
     environment: Environment | None = None
     manifest: str = ""
+    dataset: str = ""               # the manifest's name and description, for a dataset card
+    dataset_description: str = ""
 
     @classmethod
     def from_manifest(cls, manifest: Manifest, clip: Clip) -> ClipFacts:
@@ -130,6 +132,8 @@ class ClipFacts:
             scene=comps.scenes.get(clip.scene or ""),
             environment=comps.environments.get(clip.environment or ""),
             manifest=Path(manifest.path).name,
+            dataset=manifest.model.name,
+            dataset_description=manifest.model.description,
         )
 
 

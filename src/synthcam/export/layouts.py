@@ -10,6 +10,10 @@ the ID (`cosmos_P01_10s_...`), so durations never share a folder. The evaluation
 scenario's events with `file_path LIKE '%<folder>%'`, so no folder name may be part of another.
 
 flat: `OUT/<name>.mp4` for every clip plus `index.csv` and `index.json` describing them.
+
+hf: the Hugging Face `datasets` folder layout (hf.py).
+
+Each layout's `Rules` say which paths its export record may name (tree.py checks the record).
 """
 
 from __future__ import annotations
@@ -23,15 +27,20 @@ from functools import partial
 from ..errors import InputError
 from ..frames import poster_frame
 from .clips import VerifiedClip
+from .files import read_regular
 from .labels import ExpectedLabels, expected_labels
 from .metadata import SCHEMA, metadata, scenario_spec, source_name, to_json_bytes
-from .tree import Entry, File
+from .tree import Entry, File, Rules
 
 BARE_DURATION_S = 5
 MEDIA_FILE = "media/001.mp4"
 THUMBNAIL = "media/thumbnail.jpg"
 THUMB_KEY_VERSION = 1
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$")
+NAME = r"[A-Za-z0-9][A-Za-z0-9_-]{0,199}"
+SAFE_NAME = re.compile(f"^{NAME}$")
+NOTHING = re.compile(r"(?!)")
+NEMOTRON_RULES = Rules(folders=re.compile(rf"(?:normal|suspicious|threats)/{NAME}"), loose=NOTHING)
+FLAT_RULES = Rules(folders=None, loose=re.compile(rf"{NAME}\.mp4|index\.csv|index\.json"))
 INDEX_FIELDS = ("name", "file", "clip_id", "series", "duration_s", "group", "scenario", "category", "expected_risk",
                 "risk_min", "risk_max", "detections", "detections_from", "fps", "frames", "width", "height", "codec",
                 "size_bytes", "sha256", "seed", "backend", "model", "generated_at", "prompt")
@@ -42,7 +51,7 @@ def labels_of(clip: VerifiedClip) -> ExpectedLabels:
                            source_name(clip.job.backend), clip.truth)
 
 
-def _meta(clip: VerifiedClip, **extra: object) -> dict:
+def clip_meta(clip: VerifiedClip, **extra: object) -> dict:
     return {"clip": clip.name, "job_id": clip.job.job_id, "source": clip.stat.to_json(), **extra}
 
 
@@ -83,8 +92,8 @@ def nemotron_entries(clips: list[VerifiedClip]) -> list[Entry]:
             File.of_bytes(f"{folder}/scenario_spec.json", to_json_bytes(scenario_spec(clip, scenario_id))),
             File.of_bytes(f"{folder}/expected_labels.json", to_json_bytes(labels_of(clip))),
         ]
-        files += [File.of_bytes(f"{folder}/ground_truth/{n}", p.read_bytes()) for n, p in clip.truth_files.items()]
-        entries.append(Entry(folder, tuple(files), folder=folder, meta=_meta(clip)))
+        files += [File.of_bytes(f"{folder}/ground_truth/{n}", read_regular(p)) for n, p in clip.truth_files.items()]
+        entries.append(Entry(folder, tuple(files), folder=folder, meta=clip_meta(clip)))
     return entries
 
 
@@ -113,7 +122,7 @@ def flat_entries(clips: list[VerifiedClip], kept_rows: list[dict]) -> list[Entry
         row = index_row(clip)
         rows.append(row)
         entries.append(Entry(clip.name, (File(row["file"], clip.stat.sha256, copy_from=clip.path),),
-                             meta=_meta(clip, row=row)))
+                             meta=clip_meta(clip, row=row)))
     rows.sort(key=lambda r: r["name"])
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=INDEX_FIELDS, extrasaction="ignore", lineterminator="\n")

@@ -103,7 +103,7 @@ def source_name(backend: str) -> str:
     return "cosmos" if backend == "cosmos" else f"synthcam-{backend}"
 
 
-def _measured(clip: VerifiedClip) -> tuple[float, float, int | None]:
+def measured(clip: VerifiedClip) -> tuple[float, float, int | None]:
     info = clip.info
     fps = float(info.fps) if info.fps else float(clip.job.spec.get("fps") or 0)
     frames = info.frames
@@ -113,7 +113,7 @@ def _measured(clip: VerifiedClip) -> tuple[float, float, int | None]:
 
 def metadata(clip: VerifiedClip, media_file: str) -> Metadata:
     job, spec = clip.job, clip.job.spec
-    duration, fps, frames = _measured(clip)
+    duration, fps, frames = measured(clip)
     generation = Generation(backend=job.backend, model=job.model, seed=job.seed, guidance=spec.get("guidance"),
                             num_steps=spec.get("num_steps"), timing_policy=spec.get("timing_policy"))
     cosmos = {"model": job.model, "seed": job.seed, "guidance": spec.get("guidance")} if job.backend == "cosmos" else None
@@ -130,7 +130,7 @@ def metadata(clip: VerifiedClip, media_file: str) -> Metadata:
 
 def scenario_spec(clip: VerifiedClip, scenario_id: str) -> ScenarioSpec:
     job, spec, facts = clip.job, clip.job.spec, clip.facts
-    duration, fps, frames = _measured(clip)
+    duration, fps, frames = measured(clip)
     scenario = str(spec.get("scenario") or "")
     prompt = str(spec.get("prompt") or "")
     return ScenarioSpec(

@@ -9,6 +9,11 @@ record) lists what we wrote, with each file's key, sha256, size and mtime:
 - entries in the record that are no longer wanted are removed, and nothing else ever is;
 - a wanted path that exists but is not in the record belongs to someone else: refused.
 
+The record is read as untrusted input: a hand-edited or damaged one could otherwise make a
+re-export delete `--out` itself (`"folder": "."`) or reach outside it. Every entry must name a
+folder of the layout (`Rules.folders`, never the root) holding only plain relative files, or
+loose files the layout writes (`Rules.loose`); anything else refuses the whole record.
+
 Writes are atomic (temp + rename); a new folder is built beside its target and renamed in
 whole, so the evaluation never sees half a scenario. The record is written before changes
 (listing everything that may exist) and after them (what does), so a crash loses nothing.
@@ -19,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -27,15 +33,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..errors import InputError, MediaError
+from ..errors import InputError, MediaError, UnsafePathError
 from ..frames import DIR_MODE, readable
 from ..fsutil import atomic_dir, atomic_path, inside, write_json_atomic
 from .clips import HASH_CHUNK, sha256_of
+from .files import SAFE_PART, open_regular
 
 RECORD = ".synthcam-export.json"
 RECORD_FORMAT = "synthcam.export-record/1"
 SAVE_EVERY_S = 5.0
 Action = Literal["create", "update", "remove"]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The paths a layout's record may name: owned folders, and loose files outside them."""
+
+    folders: re.Pattern[str] | None
+    loose: re.Pattern[str]
+
+
+def safe_relative(rel: str) -> bool:
+    """A plain relative path: no root, no `..` or `.`, no hidden or odd names."""
+    return bool(rel) and all(SAFE_PART.match(part) for part in rel.split("/"))
 
 
 @dataclass(frozen=True)
@@ -97,9 +117,10 @@ def _synced(path: Path) -> Iterator[Path]:
 class Tree:
     """The output folder plus our record of what is ours in it."""
 
-    def __init__(self, out: Path, layout: str) -> None:
+    def __init__(self, out: Path, layout: str, rules: Rules) -> None:
         self.out = Path(out).resolve()
         self.layout = layout
+        self.rules = rules
         self.entries: dict[str, dict] = {}
         path = self.out / RECORD
         if path.is_file():
@@ -107,13 +128,47 @@ class Tree:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except ValueError as exc:
                 raise InputError(f"{path} is not valid JSON ({exc}); move it away to start a fresh export") from None
+            if not isinstance(data, dict):
+                raise InputError(f"{path} is not an export record; move it away to start a fresh export")
             if data.get("layout") != layout:
                 raise InputError(f"{self.out} holds a {data.get('layout')!r} export; "
                                  f"use another --out for --layout {layout}")
-            self.entries = dict(data.get("entries") or {})
-            for entry in self.entries.values():  # a hand-edited record must not reach outside `out`
-                for rel in [entry.get("folder") or "", *(entry.get("files") or {})]:
-                    self.path(rel)
+            self.entries = self._checked(data.get("entries"))
+
+    def _checked(self, entries: object) -> dict[str, dict]:
+        """The record's entries, each naming only what this layout writes (see the module docstring)."""
+        record = self.out / RECORD
+
+        def bad(why: str) -> UnsafePathError:
+            return UnsafePathError(f"{record}: {why}; it was edited by hand or damaged, so nothing was changed "
+                                   "(move it away to start a fresh export)")
+
+        if entries is None:
+            return {}
+        if not isinstance(entries, dict):
+            raise bad("'entries' is not an object")
+        for eid, entry in entries.items():
+            if not isinstance(entry, dict):
+                raise bad(f"entry {eid!r} is not an object")
+            folder, files, meta = entry.get("folder"), entry.get("files") or {}, entry.get("meta") or {}
+            if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
+                raise bad(f"entry {eid!r}: 'files' is not an object of file records")
+            if not isinstance(meta, dict) or not isinstance(meta.get("clip", ""), str) \
+                    or not isinstance(meta.get("row", {}), dict):
+                raise bad(f"entry {eid!r}: 'meta' is not what export writes")
+            if folder is not None:
+                if not isinstance(folder, str) or self.rules.folders is None \
+                        or not self.rules.folders.fullmatch(folder):
+                    raise bad(f"entry {eid!r}: {folder!r} is not a folder of the {self.layout} layout")
+                outside = [f for f in files if not (f.startswith(folder + "/") and safe_relative(f[len(folder) + 1:]))]
+            else:
+                outside = [f for f in files if not self.rules.loose.fullmatch(f)]
+            if outside:
+                raise bad(f"entry {eid!r}: {outside[0]!r} is not a file the {self.layout} layout writes there")
+            for rel in [folder or "", *files]:  # and, resolved, nothing may leave `out` (a planted link)
+                if rel and self.path(rel) == self.out:
+                    raise bad(f"entry {eid!r} names the output folder itself")
+        return dict(entries)
 
     def path(self, rel: str) -> Path:
         return inside(self.out, *Path(rel).parts)
@@ -198,7 +253,7 @@ class Tree:
                 tmp.write_bytes(f.data)
             elif f.copy_from is not None:
                 h = hashlib.sha256()
-                with open(f.copy_from, "rb") as src, open(tmp, "wb") as dst:
+                with open_regular(f.copy_from) as src, open(tmp, "wb") as dst:
                     while chunk := src.read(HASH_CHUNK):
                         h.update(chunk)
                         dst.write(chunk)

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import InputError
+from ..export.files import open_regular
 from ..verify.file import sha256_file
 from ..verify.lfs import POINTER_MAX_BYTES, LfsPointer, MalformedPointer, looks_like_pointer, parse_pointer
 
@@ -54,29 +56,35 @@ def object_path(objects_dir: Path, oid: str) -> Path:
     return objects_dir / oid[:2] / oid[2:4] / oid
 
 
-def ensure_local_object(objects_dir: Path, obj: LfsObject, source: Path) -> bool:
-    """Put `source` into the local object store if the store lacks it and it is that object.
+def ensure_local_object(objects_dir: Path, obj: LfsObject, source: Path, replace: bool = False) -> bool:
+    """Put `source` into an object store if the store lacks it (or `replace`) and it is that object.
 
     A clip committed earlier may have had its local object pruned; git-lfs uploads only from
-    the store, so the verified working-tree file is copied back (streamed, then renamed).
-    Returns False when the source is not the object.
+    the store, so the verified working-tree file is copied back (streamed, then renamed over
+    whatever was there). Returns False when the source is not the object, or not a regular file
+    (a link is never followed, even to the right bytes).
     """
     dest = object_path(objects_dir, obj.oid)
-    if dest.is_file() and dest.stat().st_size == obj.size:
+    if not replace and dest.is_file() and dest.stat().st_size == obj.size:
         return True
-    if not source.is_file() or source.stat().st_size != obj.size:
-        return False
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
-    digest = hashlib.sha256()
     try:
-        with open(source, "rb") as src, open(tmp, "wb") as out:
-            while chunk := src.read(CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-        if digest.hexdigest() != obj.oid:
+        src = open_regular(source)
+    except (InputError, OSError):
+        return False
+    with src:
+        if os.fstat(src.fileno()).st_size != obj.size:
             return False
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
+        digest = hashlib.sha256()
+        try:
+            with open(tmp, "wb") as out:
+                while chunk := src.read(CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+            if digest.hexdigest() != obj.oid:
+                return False
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
     return True

@@ -8,10 +8,13 @@ A refusal stops the whole publish before any side effect: a clip that is not a `
 file no longer has the verified sha256, or whose working-tree file is a pointer stub (as is any
 other pointer stub that would be staged). In an export folder every `*.mp4` must be a verified
 clip (found by its sha256), except ground truth under a `ground_truth/` or `<clip>.gt/` folder.
+Only regular files are staged: a symlink, FIFO or device anywhere among them (a link planted in
+`<clip>.gt/` to /etc/passwd) is refused by name, and no link is followed (export.files).
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..export.files import Irregular, irregular, walk_regular
 from ..store import Job, JobStore
 from ..workspace import Workspace
 from .batch import Presence, prober_for
@@ -59,6 +63,7 @@ class ClipState:
     size: int
     present: bool
     detail: str = ""
+    corrupt: bool = False  # the server's bytes were read back and are not the object
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -130,17 +135,29 @@ def _verified(job: Job, path: Path, rel: str, sidecars: tuple[Path, ...], obj: L
 
 def _sidecars(path: Path, folder: Path | None = None) -> tuple[Path, ...]:
     """Ground truth that goes with a clip: `<name>.gt/` beside it, or in an export folder a
-    `ground_truth/` folder beside it or beside its parent."""
+    `ground_truth/` folder beside it or beside its parent. A link there counts (and is refused)."""
     found = [path.with_name(path.stem + SIDECAR_SUFFIX)]
     if folder is not None:
         found += [p / SIDECAR_DIR for p in (path.parent, path.parent.parent) if p == folder or folder in p.parents]
-    return tuple(p for p in found if p.is_dir())
+    return tuple(p for p in found if p.is_dir() or p.is_symlink())
+
+
+def _link_refusal(bad: Irregular, top: Path, name: str | None = None) -> Refusal:
+    try:
+        rel = Path(os.path.abspath(bad.path)).relative_to(top).as_posix()  # the link itself, not its target
+    except ValueError:
+        rel = str(bad.path)
+    return Refusal(name or bad.path.name, rel, f"a {bad.kind}, not a regular file: publish stages regular files "
+                                               "only and never follows a link")
 
 
 def _workspace_clips(ws: Workspace, jobs: list[Job], top: Path) -> list[Clip | Refusal]:
     out: list[Clip | Refusal] = []
     for job in jobs:
         path = ws.root / job.output if job.output else ws.clip_path(job.name)
+        if os.path.lexists(path) and (bad := irregular(path)):
+            out.append(_link_refusal(bad, top, job.name))
+            continue
         out.append(_verified(job, path, _rel(path, top), _sidecars(path)))
     return out
 
@@ -149,12 +166,12 @@ def _in_sidecar(path: Path, folder: Path) -> bool:
     return any(p.name.endswith(SIDECAR_SUFFIX) or p.name == SIDECAR_DIR for p in path.relative_to(folder).parents)
 
 
-def _folder_clips(folder: Path, jobs: list[Job], top: Path) -> list[Clip | Refusal]:
+def _folder_clips(folder: Path, files: list[Path], jobs: list[Job], top: Path) -> list[Clip | Refusal]:
     by_sha = {j.sha256: j for j in jobs if j.sha256}
     by_name = {j.name: j for j in jobs}
     out: list[Clip | Refusal] = []
-    for path in sorted(folder.rglob("*.mp4")):
-        if not path.is_file() or _in_sidecar(path, folder):
+    for path in files:
+        if path.suffix.lower() != ".mp4" or _in_sidecar(path, folder):
             continue
         rel = _rel(path, top)
         if reason := _pointer_reason(path):
@@ -169,14 +186,20 @@ def _folder_clips(folder: Path, jobs: list[Job], top: Path) -> list[Clip | Refus
     return out
 
 
-def _files(paths: Iterable[Path]) -> Iterable[Path]:
-    for p in paths:
-        yield from (f for f in sorted(p.rglob("*")) if f.is_file()) if p.is_dir() else [p]
+def _walk(roots: Iterable[Path], top: Path) -> tuple[list[Path], list[Refusal]]:
+    """Every regular file under the roots, and a refusal for anything else found there."""
+    files: list[Path] = []
+    refusals: list[Refusal] = []
+    for root in roots:
+        found, bad = walk_regular(root)
+        files += found
+        refusals += [_link_refusal(b, top) for b in bad]
+    return sorted(set(files)), refusals
 
 
-def _stub_refusals(paths: Iterable[Path], clips: set[Path], top: Path) -> list[Refusal]:
+def _stub_refusals(files: Iterable[Path], clips: set[Path], top: Path) -> list[Refusal]:
     """Any other file that would be staged as a pointer stub is the old bug too."""
-    return [Refusal(f.name, _rel(f, top), reason) for f in _files(paths)
+    return [Refusal(f.name, _rel(f, top), reason) for f in files
             if f not in clips and f.stat().st_size < 1024 and (reason := _pointer_reason(f))]
 
 
@@ -294,11 +317,17 @@ def publish(workspace: Path, path: Path | None = None, remote: str = "origin", b
         # 2. The clips: verified (done, same sha256 now), content present (no pointer stubs)
         jobs = store.done_jobs()
         say(f"checking {len(jobs)} verified clips")
-        found = _folder_clips(folder, jobs, git.top) if folder else _workspace_clips(ws, jobs, git.top)
+        if folder:
+            files, refusals = _walk([folder], git.top)
+            found = _folder_clips(folder, files, jobs, git.top)
+        else:
+            found = _workspace_clips(ws, jobs, git.top)
         clips = {_rel(c.path, git.top): c for c in found if isinstance(c, Clip)}
         roots = [folder] if folder else [p for c in clips.values() for p in (c.path, *c.sidecars)]
-        refusals = [r for r in found if isinstance(r, Refusal)]
-        refusals += _stub_refusals(roots, {c.path for c in clips.values()}, git.top)
+        if not folder:
+            files, refusals = _walk(roots, git.top)
+        refusals = [r for r in found if isinstance(r, Refusal)] + refusals
+        refusals += _stub_refusals(files, {c.path for c in clips.values()}, git.top)
         if refusals:
             raise PublishRefused(refusals)
         if not clips:
@@ -315,7 +344,7 @@ def publish(workspace: Path, path: Path | None = None, remote: str = "origin", b
         prober.probe(c.obj for c in clips.values())
 
         # 4. LFS set-up, then stage; prove each clip went in as its verified content's pointer
-        paths += _ensure_lfs(git, [_rel(f, git.top) for f in _files(roots)])
+        paths += _ensure_lfs(git, [_rel(f, git.top) for f in files])
         say(f"staging {len(clips)} clips")
         git.add(paths)
         objects = _staged_objects(git, paths, clips)

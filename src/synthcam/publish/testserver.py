@@ -8,6 +8,11 @@ same storage. Two switches make faults on purpose:
   giftless's own signed headers), as hosted servers do;
 - `die_after_puts=N` SIGKILLs the server when the (N+1)th object upload begins.
 
+By default the storage is giftless's own LocalStorage, which overwrites objects in place
+unverified and keeps wrong bytes it holds at the right size forever. `quarantine=True` uses
+`teststorage.VerifiedLocalStorage` instead: verified atomic uploads, and an object whose
+served bytes fail their oid is quarantined, so a repair can replace it (see teststorage.py).
+
     with LfsTestServer(tmp / "lfs") as server:
         url = server.url("org", "repo")            # set as lfs.url in the repository
         server.object_path("org", "repo", oid)    # where the object lands
@@ -39,8 +44,9 @@ class LfsTestServer:
     """giftless in a child process, bound to 127.0.0.1 only."""
 
     def __init__(self, storage: Path, port: int = 0, credentials: tuple[str, str] | None = None,
-                 die_after_puts: int | None = None) -> None:
+                 die_after_puts: int | None = None, quarantine: bool = False) -> None:
         self.storage = Path(storage)
+        self.quarantine = quarantine
         self.port = port
         self.credentials = credentials
         self.die_after_puts = die_after_puts
@@ -52,6 +58,8 @@ class LfsTestServer:
                 "--port", str(self.port)]
         if self.die_after_puts is not None:
             argv += ["--die-after-puts", str(self.die_after_puts)]
+        if self.quarantine:
+            argv += ["--quarantine"]
         env = {**os.environ, "SYNTHCAM_LFS_CREDENTIALS": ":".join(self.credentials) if self.credentials else ""}
         log = open(self.storage.parent / f"{self.storage.name}.server.log", "ab")  # noqa: SIM115 - the child owns it
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, text=True, env=env, cwd=self.storage)
@@ -142,11 +150,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--storage", required=True)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--die-after-puts", type=int)
+    parser.add_argument("--quarantine", action="store_true", help="verified uploads, quarantine on read")
     args = parser.parse_args(argv)
+    storage = ("synthcam.publish.teststorage:VerifiedLocalStorage" if args.quarantine
+               else "giftless.storage.local_storage:LocalStorage")
     os.environ["GIFTLESS_CONFIG_STR"] = (
         "AUTH_PROVIDERS: ['giftless.auth.allow_anon:read_write']\n"
         "TRANSFER_ADAPTERS:\n  basic:\n    factory: giftless.transfer.basic_streaming:factory\n"
-        "    options:\n      storage_class: giftless.storage.local_storage:LocalStorage\n"
+        f"    options:\n      storage_class: {storage}\n"
         f"      storage_options:\n        path: '{Path(args.storage).resolve()}'\n"
     )
     import logging

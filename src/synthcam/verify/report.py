@@ -122,6 +122,8 @@ class Summary(_Model):
     files: int = 0
     videos: int = 0
     lfs_pointers: int = 0
+    lfs_objects: int = 0  # distinct oids among the stubs: the 5/10/30 s stubs of one ID often share one
+    lfs_object_bytes: int = 0  # what those objects would weigh once fetched
     unique_sha256: int = 0
     passed: int = 0
     failed: int = 0
@@ -160,10 +162,13 @@ def summarize(files: list[FileReport], ids: list[IdReport]) -> Summary:
     for i in ids:
         kinds.update(x.kind for x in i.findings if x.kind in ID_KINDS)
     videos = [f for f in files if f.is_video]
+    objects = {f.lfs["oid"]: int(f.lfs.get("size") or 0) for f in files if f.lfs and f.lfs.get("oid")}
     return Summary(
         files=len(files),
         videos=len(videos),
         lfs_pointers=sum(1 for f in files if f.lfs is not None),
+        lfs_objects=len(objects),
+        lfs_object_bytes=sum(objects.values()),
         unique_sha256=len({f.sha256 for f in videos if f.sha256}),
         passed=sum(1 for f in files if f.ok),
         failed=sum(1 for f in files if not f.ok),
