@@ -26,6 +26,9 @@ class GenerationRequest:
     job_id: str
     compiled: CompiledClip          # prompt, seed, timing, Cosmos sample
     manifest: Manifest              # for component-aware backends (procedural)
+    # A per-job folder that survives crashes (the engine creates it and removes it when the job
+    # ends): backends that make a clip in parts (diffusers' chained chunks) keep finished parts here.
+    work_dir: Path | None = None
 
     @property
     def name(self) -> str:
@@ -68,6 +71,8 @@ class Hooks:
     on_start: Callable[[GenerationRequest], None] = lambda request: None
     on_model_load: Callable[[], None] = lambda: None
     log: Callable[[str], None] = lambda line: None
+    # Progress within a job: {"job_ids", "names", "chunk", "chunks", "step", "steps", "seconds_per_step", "batch"}.
+    progress: Callable[[dict], None] = lambda info: None
 
 
 class Backend(ABC):

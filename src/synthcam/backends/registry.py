@@ -13,6 +13,7 @@ from .base import Backend
 BACKENDS: dict[str, tuple[str, str]] = {
     "procedural": ("synthcam.backends.procedural", "ProceduralBackend"),
     "cosmos": ("synthcam.backends.cosmos", "CosmosBackend"),
+    "diffusers": ("synthcam.backends.diffusers", "DiffusersBackend"),
 }
 
 
