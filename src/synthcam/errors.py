@@ -3,6 +3,7 @@
     SynthcamError                 exit 1 unless a subclass says otherwise
     ├── InputError                exit 2: the user's input is wrong; nothing was written
     │   ├── ManifestError         a manifest is unreadable or invalid (carries file:line)
+    │   │   └── PolicyError       a verification policy file is unreadable or invalid (file:line)
     │   ├── LegacyImportError     an old v2 manifest or its templates cannot be read
     │   ├── UnsafePathError       an ID or path would leave the workspace
     │   ├── WorkspaceError        a workspace's store is missing, damaged or not ours; a folder links outside
@@ -40,6 +41,11 @@ class ManifestError(InputError):
         self.reason = message
         where = f"{self.path}:{line}" if line else self.path
         super().__init__(f"{where}: {message}")
+
+
+class PolicyError(ManifestError):
+    """A verification policy file (`--verify-policy`) is unreadable or invalid; the same keys in a
+    manifest's `verify:` section are reported as a ManifestError."""
 
 
 class LegacyImportError(InputError):

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import ManifestError
 from .limits import H264_MAX_PIXELS
+from .verify.policy import VerifyPolicy  # light: the decoder stack is not loaded
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 MAX_DURATION_S = 300
@@ -284,6 +285,9 @@ class ManifestModel(_Strict):
     templates: dict[Token, Text] = {}
     components: Components = Components()
     clips: list[Clip] = Field(min_length=1)
+    # The dataset's verification policy (docs/verify.md): a profile, content checks on/off,
+    # thresholds. None (no section) is the default policy: every check.
+    verify: VerifyPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -413,9 +417,39 @@ def _walk_lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...
             _walk_lines(item, path + (i,), out, source)
 
 
-def _too_large(source: str, raw: bytes) -> None:
-    line = raw[:MAX_MANIFEST_BYTES].count(b"\n") + 1
-    raise ManifestError(source, line, f"file passes the {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB manifest limit at this line")
+def _too_large(source: str, raw: bytes, limit: int = MAX_MANIFEST_BYTES, what: str = "manifest",
+               error: type[ManifestError] = ManifestError) -> None:
+    line = raw[:limit].count(b"\n") + 1
+    size = f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit // 1024} KiB"
+    raise error(source, line, f"file passes the {size} {what} limit at this line")
+
+
+def read_spec_file(path: Path, source: str, limit: int = MAX_MANIFEST_BYTES, what: str = "manifest",
+                   error: type[ManifestError] = ManifestError) -> bytes:
+    """The bytes of a small YAML/JSON spec (a manifest, a verification policy), at most `limit`.
+
+    Folders, FIFOs and devices are refused without being opened (a FIFO would block the read);
+    every problem is one `error` naming the file (and the line where a size limit is passed).
+    """
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise error(source, None, f"is a directory, not a {what} file")
+        if not path.is_file():
+            raise error(source, None, "not a regular file")
+        with path.open("rb") as fh:
+            raw = fh.read(limit + 1)
+        if size > limit or len(raw) > limit:
+            _too_large(source, raw, limit, what, error)
+    except FileNotFoundError:
+        raise error(source, None, f"no such file{'' if what == 'manifest' else f' ({what})'}") from None
+    except IsADirectoryError:
+        raise error(source, None, f"is a directory, not a {what} file") from None
+    except PermissionError:
+        raise error(source, None, "permission denied") from None
+    except OSError as exc:
+        raise error(source, None, f"cannot read: {exc.strerror or exc}") from None
+    return raw
 
 
 def parse_yaml(text: str | bytes, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
@@ -465,14 +499,15 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     keep = []
     for part in loc:
         if isinstance(part, str) and (part.startswith(("function-", "union[", "tagged-union[")) or part in {
-            "str", "int", "dict[int,str]", "constrained-str", "list[int]", "none", "dict[str,int]"
+            "str", "int", "dict[int,str]", "constrained-str", "list[int]", "none", "dict[str,int]", "[key]"
         }):
             continue
         keep.append(part)
     return tuple(keep)
 
 
-def _raise_validation(exc: ValidationError, source: str, lines: dict[tuple[Any, ...], int], data: Any) -> None:
+def validation_message(exc: ValidationError, lines: dict[tuple[Any, ...], int]) -> tuple[int | None, str]:
+    """(line, one-line message) for a pydantic error on YAML data whose lines are `lines`."""
     errors = exc.errors(include_url=False)
     # Prefer the most specific error (deepest path) - for unions pydantic reports each branch.
     err = max(errors, key=lambda e: len(_clean_loc(tuple(e["loc"]))))
@@ -498,7 +533,11 @@ def _raise_validation(exc: ValidationError, source: str, lines: dict[tuple[Any, 
         msg = f"{msg} (got {shown})"
     where = _loc_text(loc)
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    raise ManifestError(source, line, f"{where + ': ' if where else ''}{msg}{more}") from None
+    return line, f"{where + ': ' if where else ''}{msg}{more}"
+
+
+def _raise_validation(exc: ValidationError, source: str, lines: dict[tuple[Any, ...], int], data: Any) -> None:
+    raise ManifestError(source, *validation_message(exc, lines)) from None
 
 
 def _check_references(m: ManifestModel, source: str, lines: dict[tuple[Any, ...], int]) -> None:
@@ -572,22 +611,5 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
         return load_manifest_text(builtin_manifest_text(name), f"{name}:synthcam/data/{EMBEDDED[name]}", origin=name)
     p = Path(path)
     source = str(path)
-    try:
-        size = p.stat().st_size
-        if p.is_dir():
-            raise ManifestError(source, None, "is a directory, not a manifest file")
-        if not p.is_file():
-            raise ManifestError(source, None, "not a regular file")
-        with p.open("rb") as fh:
-            raw = fh.read(MAX_MANIFEST_BYTES + 1)
-        if size > MAX_MANIFEST_BYTES or len(raw) > MAX_MANIFEST_BYTES:
-            _too_large(source, raw)
-    except FileNotFoundError:
-        raise ManifestError(source, None, "no such file") from None
-    except IsADirectoryError:
-        raise ManifestError(source, None, "is a directory, not a manifest file") from None
-    except PermissionError:
-        raise ManifestError(source, None, "permission denied") from None
-    except OSError as exc:
-        raise ManifestError(source, None, f"cannot read: {exc.strerror or exc}") from None
+    raw = read_spec_file(p, source)
     return load_manifest_text(raw, source, origin=str(p.resolve()))

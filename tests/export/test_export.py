@@ -306,3 +306,30 @@ def test_folder_names_must_not_contain_each_other() -> None:
         _check_distinct(["cosmos_P01_a_20250101", "xcosmos_P01_a_20250101"])
     with pytest.raises(InputError, match="share the export folder"):
         _check_distinct(["cosmos_P01_a_20250101", "cosmos_P01_a_20250101"])
+
+
+def test_exports_say_which_policy_each_clip_passed(qa_ws: Workspace, tmp_path: Path) -> None:
+    from gallery.qa_factory import record_policy
+    from synthcam.verify import VerifyPolicy
+
+    smoke = VerifyPolicy(profile="container-only")
+    record_policy(qa_ws, "R01_5s", smoke.to_record())
+    nemotron = tmp_path / "nemotron"
+    export(qa_ws.root, "nemotron", nemotron)
+    meta = Metadata.model_validate(json.loads(
+        (nemotron / f"suspicious/cosmos_R01_package_grab_{DATE}/metadata.json").read_text()))
+    assert (meta.verification.policy, meta.verification.policy_name) == ("container-only", "container-only")
+    assert meta.verification.content_checks_off == list(smoke.content_checks_off)
+    assert meta.verification.policy_digest == smoke.digest
+    plain = Metadata.model_validate(json.loads(
+        (nemotron / f"normal/cosmos_P01_delivery_baseline_{DATE}/metadata.json").read_text()))
+    assert (plain.verification.policy, plain.verification.content_checks_off) == ("default", [])
+    flat = tmp_path / "flat"
+    export(qa_ws.root, "flat", flat)
+    with (flat / "index.csv").open() as fh:
+        rows = {r["name"]: r for r in csv.DictReader(fh)}
+    assert rows["R01_5s"]["verify_policy"] == "container-only"
+    assert rows["R01_5s"]["content_checks_off"] == ";".join(smoke.content_checks_off)
+    assert (rows["P01_5s"]["verify_policy"], rows["P01_5s"]["content_checks_off"]) == ("default", "")
+    index = {r["name"]: r for r in json.loads((flat / "index.json").read_text())["clips"]}
+    assert index["R01_5s"]["verify_policy"] == "container-only"

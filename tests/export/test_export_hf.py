@@ -205,3 +205,25 @@ def test_the_cli(hf_ws: Workspace, tmp_path: Path) -> None:
     (out / ".synthcam-export.json").write_text(json.dumps(record))
     assert_one_line_error(invoke("export", "--layout", "hf", "--out", out, "-w", hf_ws.root), "edited by hand")
     assert (out / "README.md").is_file()
+
+
+def test_rows_and_card_say_which_policy_each_clip_passed(hf_ws: Workspace, tmp_path: Path) -> None:
+    from gallery.qa_factory import record_policy
+    from synthcam.verify import VerifyPolicy
+
+    out = tmp_path / "default"
+    export(hf_ws.root, "hf", out)
+    assert {r["verify_policy"] for r in rows_of(out).values()} == {"default"}
+    card = (out / "README.md").read_text()
+    assert "## Verification" in card and "Every clip was verified under the default policy" in card
+
+    record_policy(hf_ws, "T01_5s", VerifyPolicy(profile="container-only").to_record())
+    out = tmp_path / "smoke"
+    export(hf_ws.root, "hf", out)
+    rows = rows_of(out)
+    assert rows["T01_5s"]["verify_policy"] == "container-only"
+    assert rows["T01_5s"]["content_checks_off"] == "near_duplicate;black;frozen;flicker;static;scene_cut"
+    assert (rows["P01_5s"]["verify_policy"], rows["P01_5s"]["content_checks_off"]) == ("default", "")
+    card = (out / "README.md").read_text()
+    assert "Not every clip was verified with every check" in card
+    assert "| container-only | 1 |" in card and f"| default | {len(rows) - 1} |" in card

@@ -113,3 +113,30 @@ def qa_ws(qa_template: Path, tmp_path: Path) -> Workspace:
     dest = tmp_path / "ws"
     shutil.copytree(qa_template, dest)
     return Workspace(dest.resolve())
+
+
+def record_policy(ws: Workspace, name: str, record: dict | None, clip=None) -> None:
+    """Record the verification policy a verified job passed under, where the engine keeps it
+    (probe["policy"]). With `clip(path)`, its file is first replaced by what `clip` writes, and
+    the new sha256, size and mtime are recorded, as if that file had been verified."""
+    import json
+    import sqlite3
+
+    job = job_of(ws, name)
+    probe = dict(job.probe or {})
+    sha = job.sha256
+    path = ws.root / (job.output or "")
+    if clip is not None:
+        clip(path)
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        probe.update(size=path.stat().st_size, mtime_ns=path.stat().st_mtime_ns)
+    if record is None:
+        probe.pop("policy", None)
+    else:
+        probe["policy"] = record
+    conn = sqlite3.connect(ws.db_path)
+    try:
+        with conn:
+            conn.execute("UPDATE jobs SET probe = ?, sha256 = ? WHERE job_id = ?", (json.dumps(probe), sha, job.job_id))
+    finally:
+        conn.close()

@@ -157,3 +157,29 @@ def test_a_workspace_with_no_jobs_is_refused(tmp_path: Path) -> None:
     Workspace.at(tmp_path).store().close()
     with pytest.raises(InputError, match="has no jobs yet; run `synthcam run` first"):
         build_gallery(tmp_path)
+
+
+def test_the_badge_and_details_name_the_verification_policy(qa_ws: Workspace) -> None:
+    from gallery.qa_factory import record_policy
+    from synthcam.verify import VerifyPolicy
+
+    record_policy(qa_ws, "R01_5s", VerifyPolicy(profile="container-only").to_record())
+    custom = VerifyPolicy(checks={"static": False}, thresholds={"flicker_max_fraction": 0.3})
+    record_policy(qa_ws, "E01_5s", custom.to_record())
+    text, page = build(qa_ws)
+    badges = {}
+    for cell in re.findall(r'<div class="cell state-\w+"[^>]*data-name="(\w+)">(.*?)</dl>', text, re.S):
+        name, body = cell
+        badges[name] = re.search(r'<span class="badge[^"]*"[^>]*>([^<]*)</span>', body).group(1)
+        if name in ("R01_5s", "E01_5s", "P01_5s"):
+            assert "<dt>verify policy</dt>" in body, name
+    assert badges["R01_5s"] == "verified · content checks off"
+    assert badges["E01_5s"] == "verified · custom policy"
+    assert badges["P01_5s"] == "verified" and badges["P02_10s"] == "failed"  # no record: the default policy
+    r01 = text[text.index('data-name="R01_5s"'):]
+    assert "container-only · content checks off: near_duplicate, black, frozen, flicker, static, scene_cut" in r01[:4000]
+    e01 = text[text.index('data-name="E01_5s"'):]
+    assert "custom: static off, flicker_max_fraction 0.3 · content checks off: static" in e01[:4000]
+    assert f'title="policy sha256 {custom.digest}"' in e01[:4000]
+    assert len(page.all("span", "b-policy")) == 2
+    assert "<b>2</b> verified under a non-default policy" in text

@@ -88,3 +88,31 @@ def good_clip(path: Path, seconds: float, scene: int = 1, seed: int = 1, fps: in
     """A clip that passes every check: a fixed scene with movers, exactly fps x seconds frames."""
     n = round(fps * seconds)
     return write_clip(path, take(background(scene), n, seed), fps, **kw)
+
+
+def noise_clip(path: Path, seconds: float, w: int = 128, h: int = 96, fps: int = 24, seed: int = 0) -> Path:
+    """Uniform RGB noise, a new image every frame: what a random-weight model makes. It decodes
+    perfectly (every container check passes) and fails `flicker` under the default policy."""
+    from synthcam.media.encode import VideoWriter
+
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with VideoWriter(path, w, h, fps, preset="ultrafast", crf=30, threads=1) as writer:
+        for _ in range(round(fps * seconds)):
+            writer.write(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+    return path
+
+
+def first_frame_cut_clip(path: Path, seconds: float, w: int = 128, h: int = 96, fps: int = 24, seed: int = 0) -> Path:
+    """One noise image, then another held with grain: a causal video VAE decoding its first frame
+    on its own. It fails `scene_cut` (at frame 1) under the default policy."""
+    from synthcam.media.encode import VideoWriter
+
+    rng = np.random.default_rng(seed)
+    first, rest = (rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(2))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with VideoWriter(path, w, h, fps, preset="ultrafast", crf=30, threads=1) as writer:
+        writer.write(first)
+        for _ in range(round(fps * seconds) - 1):
+            writer.write(np.clip(rest.astype(np.int16) + rng.integers(-3, 4, rest.shape), 0, 255).astype(np.uint8))
+    return path

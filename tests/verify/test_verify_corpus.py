@@ -128,9 +128,11 @@ def test_summary_counts(report):
 
 def test_json_report_schema(report):
     data = report.to_json()
-    assert data["schema"] == "synthcam.verify/1"
-    assert set(data) == {"schema", "thresholds", "files", "ids", "summary"}
+    assert data["schema"] == "synthcam.verify/2"
+    assert set(data) == {"schema", "policy", "thresholds", "files", "ids", "summary"}
+    assert (data["policy"]["name"], data["policy"]["content_checks_off"]) == ("default", [])
     row = next(f for f in data["files"] if f["path"].endswith("A_5s.mp4"))
+    assert row["policy"] == "default"
     for key in ("path", "id", "duration_s", "status", "findings", "sha256", "frames", "fps", "width", "height", "codec"):
         assert key in row
     assert (row["id"], row["duration_s"], row["status"], row["frames"], row["codec"]) == ("A", 5, "ok", 120, "h264")

@@ -50,14 +50,18 @@ def check_cmd(manifest: ManifestOpt = None, workspace: WorkspaceOpt = DEFAULT_WO
     Example: synthcam check -m examples/quickstart.yaml
     """
 
+    from ..verify.policy import policy_from_manifest, policy_line
+
     m = _manifest(manifest, workspace)
     counts = m.counts()
+    policy = policy_from_manifest(m)
     if json_out:
-        _print_json({"manifest": m.path, **counts})
+        _print_json({"manifest": m.path, **counts, "verify_policy": policy.to_record()})
         return
     say(f"{m.model.name} ({m.path}): {counts['ids']} IDs, {counts['clips']} clips")
     say("  by series:   " + ", ".join(f"{k} {v}" for k, v in counts["by_series"].items()))
     say("  by duration: " + ", ".join(f"{k}s {v}" for k, v in counts["by_duration"].items()))
+    say("  " + policy_line(policy.to_record()))
 
 
 @app.command("lint")

@@ -17,7 +17,7 @@ from rich.text import Text
 from ._app import app, console, err_console, handles_errors, plain, say
 
 if TYPE_CHECKING:  # the verify stack (PyAV, OpenCV) loads only when the command runs
-    from ..verify import FileReport, Report
+    from ..verify import FileReport, Recheck, Report, Thresholds, VerifyPolicy
 
 __all__ = ["verify_cmd"]
 
@@ -96,6 +96,31 @@ def _n(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
+def _change_table(title: str, rows: list, columns: tuple[str, str, str, str], limit: int) -> Table | None:
+    if not rows:
+        return None
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for c in rows[:limit] if limit else rows:
+        table.add_row(plain(c.clip), plain(c.recorded_policy or c.recorded), Text(c.kind, style="red"), plain(c.detail))
+    if limit and len(rows) > limit:
+        table.caption = f"{len(rows) - limit} more rows in the JSON report (--json)"
+    return table
+
+
+def _recheck_lines(recheck: Recheck) -> list[str]:
+    verified = recheck.still_verified + len(recheck.now_failing) + len(recheck.not_as_verified)
+    lines = ["recorded: " + ", ".join(f"{_n(n, 'clip')} verified under {p}" for p, n in recheck.recorded_policies.items())
+             if recheck.recorded_policies else "recorded: no verified clips"]
+    lines.append(f"under {recheck.policy.summary()}: {recheck.still_verified} of {_n(verified, 'verified clip')} still pass, "
+                 f"{len(recheck.now_failing)} would now fail, {len(recheck.not_as_verified)} missing or changed; "
+                 f"{_n(len(recheck.may_pass), 'failed clip')} may pass on retry")
+    lines.append(f"nothing in {recheck.workspace} was changed: done jobs stay done until you decide "
+                 "(a policy change never re-verifies or invalidates them)")
+    return lines
+
+
 def _summary_lines(report: Report) -> list[str]:
     s = report.summary
     stubs = _n(s.lfs_pointers, "LFS pointer stub")
@@ -108,13 +133,16 @@ def _summary_lines(report: Report) -> list[str]:
         lines.append("failures by kind: " + ", ".join(f"{k} {n}" for k, n in s.by_kind.items()))
     if s.ids:
         lines.append(f"IDs: {s.ids}, passing {s.ids_passed}, missing variants {s.missing_variants}")
+    from ..verify import policy_line
+
+    lines.append(policy_line(report.policy))
     return lines
 
 
 @app.command("verify")
 @handles_errors
 def verify_cmd(
-    paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="Video files and/or folders (searched for *.mp4).", show_default=False)],
+    paths: Annotated[list[Path] | None, typer.Argument(metavar="PATH", help="Video files and/or folders (searched for *.mp4); none with -w: re-check that workspace's verified clips.", show_default=False)] = None,
     manifest: Annotated[str | None, typer.Option("--manifest", "-m", metavar="FILE", help="Manifest YAML: expectations and the variants that must exist.")] = None,
     json_path: Annotated[Path | None, typer.Option("--json", metavar="FILE", help="Write the JSON report here ('-' prints it).")] = None,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", metavar="N", help="Worker processes (default: CPU count).")] = None,
@@ -124,8 +152,9 @@ def verify_cmd(
     codec: Annotated[str, typer.Option(metavar="NAME", help="Expected codec ('any' to skip).")] = "h264",
     pix_fmt: Annotated[str, typer.Option("--pix-fmt", metavar="NAME", help="Expected pixel format ('any' to skip).")] = "yuv420p",
     durations: Annotated[str | None, typer.Option(metavar="SECONDS", help="Durations every ID must have without a manifest, e.g. 5,10,30 (default: every duration seen).")] = None,
-    thresholds: Annotated[Path | None, typer.Option(metavar="FILE", help="YAML/JSON file overriding check thresholds (see docs/verify.md).")] = None,
-    workspace: Annotated[Path | None, typer.Option("--workspace", "-w", metavar="DIR", help="Expect what this workspace planned (default: when PATH is a workspace's clips/ folder).")] = None,
+    verify_policy: Annotated[str | None, typer.Option("--verify-policy", metavar="FILE", help="Verification policy (YAML/JSON: profile, checks, thresholds; or a profile name such as container-only). Replaces the manifest's verify: section.")] = None,
+    thresholds: Annotated[Path | None, typer.Option(metavar="FILE", help="YAML/JSON file of thresholds only, every check on (see docs/verify.md).")] = None,
+    workspace: Annotated[Path | None, typer.Option("--workspace", "-w", metavar="DIR", help="Expect what this workspace planned (default: when PATH is a workspace's clips/ folder). Without PATH: re-check its verified clips under the policy and report what would change.")] = None,
     show_all: Annotated[bool, typer.Option("--all", help="List passing files too.")] = False,
     show: Annotated[int, typer.Option(metavar="N", help="Rows to show per table (0 = all).")] = 50,
 ) -> None:
@@ -134,8 +163,12 @@ def verify_cmd(
     Checks: LFS pointer stubs, empty/not-video/unreadable/corrupt files, exact frame count,
     fps, VFR, resolution, codec, duplicates and near duplicates (re-encodes, prefixes),
     black, frozen, flicker, static, scene cuts, and missing duration variants per ID.
+    A verification policy (--verify-policy, or the manifest's verify: section) may switch
+    content checks off or move their thresholds; container checks always run.
 
     Example: synthcam verify out/ --manifest dataset.yaml --json report.json
+
+    Example: synthcam verify -w workspace --verify-policy strict.yaml   (what would change; writes nothing)
     """
     for name, value in (("--fps", fps), ("--width", width), ("--height", height)):
         if value < 1:
@@ -144,10 +177,18 @@ def verify_cmd(
         raise InputError(f"--jobs must be at least 1, got {jobs}")
     if json_path is not None and str(json_path) != "-":
         _check_writable(json_path)
-    from ..fsutil import write_json_atomic
-    from ..verify import Expectation, load_thresholds, verify_paths
+    if verify_policy is not None and thresholds is not None:
+        raise InputError("--verify-policy and --thresholds cannot be combined: put the thresholds under "
+                         "`thresholds:` in the policy file")
+    if not paths and workspace is None:
+        raise InputError("name the clips to verify (PATH...), or a workspace to re-check with -w DIR")
+    from ..verify import Expectation, load_policy, load_thresholds, verify_paths
 
+    policy = load_policy(verify_policy) if verify_policy is not None else None
     th = load_thresholds(thresholds) if thresholds else None
+    if not paths:
+        assert workspace is not None
+        _recheck(workspace, manifest, policy, th, jobs, json_path, show)
     planned = workspace or _workspace_of(paths)
     if manifest is None and planned is not None:
         from ..workspace import default_manifest
@@ -159,27 +200,59 @@ def verify_cmd(
         raise InputError(f"no clips (*.mp4 files) found in {', '.join(map(str, paths))}")
     defaults = Expectation(fps=fps, width=width, height=height, codec=None if codec == "any" else codec,
                            pix_fmt=None if pix_fmt == "any" else pix_fmt)
-    run = {"manifest": manifest, "jobs": jobs, "thresholds": th, "defaults": defaults, "durations": _durations(durations)}
+    run = {"manifest": manifest, "jobs": jobs, "thresholds": th, "policy": policy, "defaults": defaults,
+           "durations": _durations(durations)}
+    report = _with_progress(lambda progress: verify_paths(paths, progress=progress, **run))
+    _emit(json_path, report.to_json(), lambda: ((_table(report, show_all, show), _id_table(report, show)),
+                                                _summary_lines(report)))
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _with_progress(work):
+    """Run `work(progress)` with a bar on a terminal, else one plain line per file on stderr."""
     if console.is_terminal:
         columns = (TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task("verify", total=None)
-            report = verify_paths(paths, progress=lambda _r, done, total: bar.update(task, completed=done, total=total), **run)
-    else:
-        report = verify_paths(paths, progress=lambda r, done, total: err_console.print(
-            plain(f"[{done}/{total}] {r.status:<16} {r.path}"), soft_wrap=True), **run)
+            return work(lambda _r, done, total: bar.update(task, completed=done, total=total))
+    return work(lambda r, done, total: err_console.print(plain(f"[{done}/{total}] {r.status:<16} {r.path}"), soft_wrap=True))
+
+
+def _emit(json_path: Path | None, data: dict, text) -> None:
+    """The JSON on stdout (--json -), or the tables and lines of `text()`, then the JSON file."""
+    from ..fsutil import write_json_atomic
+
     if json_path is not None and str(json_path) == "-":
-        typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
-    else:
-        for table in (_table(report, show_all, show), _id_table(report, show)):
-            if table is not None:
-                console.print(table)
-        for line in _summary_lines(report):
-            say(line)
-        if json_path is not None:
-            try:
-                write_json_atomic(json_path, report.to_json())
-            except OSError as exc:
-                raise InputError(f"--json {json_path}: cannot write the report: {exc.strerror or exc}") from None
-            say(f"report: {json_path}")
-    raise typer.Exit(0 if report.ok else 1)
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    tables, lines = text()
+    for table in tables:
+        if table is not None:
+            console.print(table)
+    for line in lines:
+        say(line)
+    if json_path is not None:
+        try:
+            write_json_atomic(json_path, data)
+        except OSError as exc:
+            raise InputError(f"--json {json_path}: cannot write the report: {exc.strerror or exc}") from None
+        say(f"report: {json_path}")
+
+
+def _recheck(workspace: Path, manifest: str | None, policy: VerifyPolicy | None, th: Thresholds | None,
+             jobs: int | None, json_path: Path | None, show: int) -> None:
+    """`verify -w W` without PATH: W's verified clips under the policy, against W's records."""
+    from ..verify import VerifyPolicy, recheck_workspace
+
+    if policy is None and th is not None:
+        policy = VerifyPolicy.from_thresholds(th)
+    recheck = _with_progress(lambda progress: recheck_workspace(workspace, policy, manifest=manifest, jobs=jobs,
+                                                                progress=progress))
+    _emit(json_path, recheck.to_json(), lambda: ((
+        _change_table("verified clips that would now fail", recheck.now_failing,
+                      ("clip", "verified under", "now", "finding"), show),
+        _change_table("verified clips whose file is missing or changed", recheck.not_as_verified,
+                      ("clip", "verified under", "", "detail"), show),
+        _change_table("failed clips that may pass", recheck.may_pass, ("clip", "recorded", "failed on", "why"), show),
+    ), _recheck_lines(recheck)))
+    raise typer.Exit(0 if recheck.ok else 1)

@@ -31,7 +31,7 @@ from .. import __version__
 from ..errors import InputError
 from .clips import VerifiedClip
 from .files import read_regular
-from .layouts import NAME, clip_meta, labels_of
+from .layouts import NAME, POLICY_DEFAULTS, clip_meta, labels_of, policy_columns
 from .metadata import measured
 from .tree import Entry, File, Rules
 
@@ -89,6 +89,9 @@ COLUMNS: dict[str, str] = {
     "sha256": "sha256 of the file (also its Git LFS oid)",
     "job_id": "synthcam's job ID: a hash of everything that decided the pixels",
     "generated_at": "when the clip was verified (ISO 8601, UTC, whole seconds)",
+    "verify_policy": "the verification policy the clip passed: `default` (every check), a profile such as "
+                     "`container-only` (content checks off, for smoke runs), or `custom: ...` saying what differs",
+    "content_checks_off": "the content checks that did not run for this clip, joined by `;`; empty when every check ran",
     "ground_truth": "the clip's ground-truth folder, a path from the dataset root (`ground_truth/<clip>`); "
                     "empty when the backend has none",
 }
@@ -119,7 +122,7 @@ def hf_row(clip: VerifiedClip) -> dict:
         "prompt": str(spec.get("prompt") or ""), "seed": job.seed, "backend": job.backend, "model": job.model,
         "fps": float(fps), "frames": int(frames), "width": info.width, "height": info.height, "codec": info.codec,
         "size_bytes": clip.stat.size, "sha256": clip.stat.sha256, "job_id": job.job_id,
-        "generated_at": clip.generated_at.isoformat(timespec="seconds"),
+        "generated_at": clip.generated_at.isoformat(timespec="seconds"), **policy_columns(clip),
         "ground_truth": f"{GROUND_TRUTH}/{clip.name}" if clip.truth_files else "",
     }
 
@@ -157,6 +160,19 @@ def _header(rows: list[dict], splits: list[str], license_id: str | None, name: s
     return "---\n" + yaml.safe_dump(header, sort_keys=False, allow_unicode=True) + "---\n"
 
 
+def _verification(rows: list[dict]) -> list[str]:
+    """Which clips were verified under which policy: a relaxed clip is never presented as fully checked."""
+    policies = Counter(r["verify_policy"] for r in rows)
+    lines = ["## Verification", ""]
+    if set(policies) == {"default"}:
+        return lines + ["Every clip was verified under the default policy: every container and content check.", ""]
+    lines += ["Not every clip was verified with every check. Clips under another policy than `default` decoded end "
+              "to end and are the files that were asked for (frames, fps, size, codec), but some of their content "
+              "checks (black, frozen, flicker, static, scene cut, near duplicate) did not run or ran at other "
+              "thresholds: the `verify_policy` and `content_checks_off` columns say which, per clip.", ""]
+    return lines + _table("verify policy", policies)
+
+
 def dataset_card(rows: list[dict], license_id: str | None, name: str, description: str) -> str:
     """README.md: the YAML header the Hub reads, then what is in the dataset, counted from the rows."""
     by_split = Counter(split_of(r["id"]) for r in rows)
@@ -185,6 +201,7 @@ def dataset_card(rows: list[dict], license_id: str | None, name: str, descriptio
         counts = Counter(r[key] for r in rows)
         lines += _table(title, counts, Counter({k: seconds[(key, k)] for k in counts}))
     lines += _table("backend / model", Counter(f"{r['backend']} / {r['model']}" for r in rows))
+    lines += _verification(rows)
     if not license_id:
         lines += ["No license was declared for this export: set one with "
                   "`synthcam export --layout hf --license <id>` before publishing it.", ""]
@@ -227,7 +244,8 @@ def hf_entries(clips: list[VerifiedClip], kept_rows: list[dict], license_id: str
     if license_id is not None and not LICENSE.match(license_id):
         raise InputError(f"--license {license_id!r} is not a license identifier like cc-by-4.0 or apache-2.0")
     entries: list[Entry] = []
-    rows = list(kept_rows)
+    rows = [{**r, **{k: r.get(k, v) for k, v in POLICY_DEFAULTS.items()}} for r in kept_rows]
+    rows = [{c: r[c] for c in COLUMNS if c in r} for r in rows]  # documented order, old rows included
     for clip in clips:
         row = hf_row(clip)
         rows.append(row)

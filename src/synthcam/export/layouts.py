@@ -29,7 +29,7 @@ from ..frames import poster_frame
 from .clips import VerifiedClip
 from .files import read_regular
 from .labels import ExpectedLabels, expected_labels
-from .metadata import SCHEMA, metadata, scenario_spec, source_name, to_json_bytes
+from .metadata import SCHEMA, metadata, scenario_spec, source_name, to_json_bytes, verification_of
 from .tree import Entry, File, Rules
 
 BARE_DURATION_S = 5
@@ -43,7 +43,10 @@ NEMOTRON_RULES = Rules(folders=re.compile(rf"(?:normal|suspicious|threats)/{NAME
 FLAT_RULES = Rules(folders=None, loose=re.compile(rf"{NAME}\.mp4|index\.csv|index\.json"))
 INDEX_FIELDS = ("name", "file", "clip_id", "series", "duration_s", "group", "scenario", "category", "expected_risk",
                 "risk_min", "risk_max", "detections", "detections_from", "fps", "frames", "width", "height", "codec",
-                "size_bytes", "sha256", "seed", "backend", "model", "generated_at", "prompt")
+                "size_bytes", "sha256", "seed", "backend", "model", "generated_at", "verify_policy", "content_checks_off",
+                "prompt")
+# What rows exported before verification policies existed say: those clips had every check.
+POLICY_DEFAULTS = {"verify_policy": "default", "content_checks_off": ""}
 
 
 def labels_of(clip: VerifiedClip) -> ExpectedLabels:
@@ -97,6 +100,12 @@ def nemotron_entries(clips: list[VerifiedClip]) -> list[Entry]:
     return entries
 
 
+def policy_columns(clip: VerifiedClip) -> dict[str, str]:
+    """The verification policy as two text columns: its summary, and the content checks off joined by `;`."""
+    v = verification_of(clip.job)
+    return {"verify_policy": v.policy, "content_checks_off": ";".join(v.content_checks_off)}
+
+
 def index_row(clip: VerifiedClip) -> dict:
     job, info = clip.job, clip.info
     labels = labels_of(clip)
@@ -110,14 +119,15 @@ def index_row(clip: VerifiedClip) -> dict:
         "detections_from": labels.validation.detections_from, "fps": fps, "frames": info.frames,
         "width": info.width, "height": info.height, "codec": info.codec, "size_bytes": clip.stat.size,
         "sha256": clip.stat.sha256, "seed": job.seed, "backend": job.backend, "model": job.model,
-        "generated_at": clip.generated_at.isoformat(), "prompt": job.spec.get("prompt"),
+        "generated_at": clip.generated_at.isoformat(), **policy_columns(clip),
+        "prompt": job.spec.get("prompt"),
         "labels": labels.model_dump(by_alias=True, mode="json"),
     }
 
 
 def flat_entries(clips: list[VerifiedClip], kept_rows: list[dict]) -> list[Entry]:
     """One entry per clip file, plus the index; `kept_rows` are rows of clips left as they were."""
-    entries, rows = [], list(kept_rows)
+    entries, rows = [], [{**r, **{k: v for k, v in POLICY_DEFAULTS.items() if k not in r}} for r in kept_rows]
     for clip in clips:
         row = index_row(clip)
         rows.append(row)

@@ -12,6 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import __version__
+from ..store import Job
+from ..verify.policy import policy_view
 from .clips import VerifiedClip
 from .labels import Category
 
@@ -29,6 +31,24 @@ class Generation(_Model):
     guidance: int | None = None
     num_steps: int | None = None
     timing_policy: str | None = None
+
+
+class Verification(_Model):
+    """The verification policy a clip passed under (docs/verify.md). `default` ran every check;
+    anything else names the content checks that did not run or the thresholds that moved, so a
+    clip verified for a smoke run never passes for a fully checked one."""
+
+    policy: str                       # "default", a profile ("container-only"), or "custom: ..."
+    policy_name: str                  # default, container-only, low-motion, custom (or unknown)
+    policy_digest: str | None = None  # sha256 of what the policy did
+    content_checks_off: list[str] = []
+
+
+def verification_of(job: Job) -> Verification:
+    """From the job's record (probe["policy"]); none is the default policy of older records."""
+    view = policy_view((job.probe or {}).get("policy"))
+    return Verification(policy=view.summary, policy_name=view.name, policy_digest=view.digest,
+                        content_checks_off=list(view.content_checks_off))
 
 
 class Metadata(_Model):
@@ -54,6 +74,7 @@ class Metadata(_Model):
     size_bytes: int
     generated_at: str
     generation: Generation
+    verification: Verification
     generator: str
     cosmos_metadata: dict[str, Any] | None = None
 
@@ -123,7 +144,8 @@ def metadata(clip: VerifiedClip, media_file: str) -> Metadata:
         file=media_file, files=[media_file], original_file=clip.path.name,
         duration_sec=duration, fps=fps, frames=frames, resolution=f"{clip.info.width}x{clip.info.height}",
         codec=clip.info.codec, sha256=clip.stat.sha256, size_bytes=clip.stat.size,
-        generated_at=clip.generated_at.isoformat(), generation=generation, generator=f"synthcam {__version__}",
+        generated_at=clip.generated_at.isoformat(), generation=generation, verification=verification_of(job),
+        generator=f"synthcam {__version__}",
         cosmos_metadata=cosmos,
     )
 

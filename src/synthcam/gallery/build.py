@@ -22,6 +22,7 @@ from ..export.clips import open_workspace
 from ..frames import readable
 from ..fsutil import inside, write_text_atomic
 from ..store import STATES, Job
+from ..verify.policy import PolicyView, policy_badge, policy_view
 from ..workspace import Workspace
 from .thumbs import Source, ThumbReport, Thumbs, refresh
 
@@ -49,8 +50,19 @@ class Cell:
     problem: str | None = None  # a verified clip whose file or images are missing
 
     @property
+    def policy(self) -> PolicyView | None:
+        """The verification policy a verified clip passed under (None for other states)."""
+        return policy_view((self.job.probe or {}).get("policy")) if self.job.state == "done" else None
+
+    @property
+    def policy_note(self) -> str | None:
+        """What the badge adds when the clip was not verified with every check ("content checks off")."""
+        return policy_badge((self.job.probe or {}).get("policy")) if self.job.state == "done" else None
+
+    @property
     def badge(self) -> str:
-        return BADGES.get(self.job.state, self.job.state)
+        text = BADGES.get(self.job.state, self.job.state)
+        return f"{text} · {self.policy_note}" if self.policy_note else text
 
 
 @dataclass
@@ -160,11 +172,13 @@ def build_gallery(workspace: str | Path, workers: int | None = None, now: float 
 
     # 3. Render.
     durations = sorted({d for row in rows for d in row.cells})
+    other_policy = sum(1 for row in rows for cell in row.cells.values() if cell.policy_note)
     negatives = {str(j.spec.get("negative_prompt") or "") for j in jobs}
     html = _environment().get_template("index.html.j2").render(
         title=ws.root.name,
         generated_at=time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(now or time.time())),
         counts=counts,
+        other_policy=other_policy,
         states=STATES,
         rows=rows,
         durations=durations,

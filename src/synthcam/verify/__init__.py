@@ -11,43 +11,45 @@
 Modules: `file` (one file: precheck, sha256, decode, checks), `decode` + `stats` (the single
 streaming pass), `checks/` (one detector per kind), `lfs` (pointer stubs), `signature` +
 `dupes` (exact and near duplicates), `variants` (per-ID), `pool` (crash-proof workers),
-`run` (many files), `report` (the JSON schema), `thresholds` (every tunable, with reasons).
+`run` (many files), `report` (the JSON schema), `kinds` (every finding kind: container or
+content), `thresholds` (every tunable, with reasons), `policy` (which content checks run, at
+which thresholds, per dataset), `recheck` (a workspace's verified clips under another policy).
+
+Names load on first use (as in `synthcam`): the manifest validates its `verify:` section with
+`synthcam.verify.policy` without loading the decoder stack (PyAV, OpenCV, numpy).
 """
 
 from __future__ import annotations
 
-from .dupes import Match, mark_duplicates, near_matches
-from .expect import Expectation, Expectations, parse_name
-from .file import sha256_file, verify_file
-from .lfs import LfsPointer, MalformedPointer, parse_pointer
-from .report import ID_KINDS, KINDS, SCHEMA, FileReport, Finding, IdReport, Report, Summary
-from .run import collect_paths, verify_paths
-from .signature import Signature
-from .thresholds import Thresholds, load_thresholds
+import importlib
+from typing import Any
 
-__all__ = [
-    "ID_KINDS",
-    "KINDS",
-    "SCHEMA",
-    "Expectation",
-    "Expectations",
-    "FileReport",
-    "Finding",
-    "IdReport",
-    "LfsPointer",
-    "MalformedPointer",
-    "Match",
-    "Report",
-    "Signature",
-    "Summary",
-    "Thresholds",
-    "collect_paths",
-    "load_thresholds",
-    "mark_duplicates",
-    "near_matches",
-    "parse_name",
-    "parse_pointer",
-    "sha256_file",
-    "verify_file",
-    "verify_paths",
-]
+_LAZY = {
+    "Match": "dupes", "mark_duplicates": "dupes", "near_matches": "dupes",
+    "Expectation": "expect", "Expectations": "expect", "parse_name": "expect",
+    "sha256_file": "file", "verify_file": "file",
+    "LfsPointer": "lfs", "MalformedPointer": "lfs", "parse_pointer": "lfs",
+    "CONTAINER_KINDS": "kinds", "CONTENT_KINDS": "kinds", "ID_KINDS": "kinds", "KINDS": "kinds",
+    "SCHEMA": "report", "FileReport": "report", "Finding": "report", "IdReport": "report", "Report": "report",
+    "Summary": "report",
+    "PROFILES": "policy", "VerifyPolicy": "policy", "load_policy": "policy", "policy_badge": "policy",
+    "policy_from_manifest": "policy", "policy_line": "policy", "resolve_policy": "policy",
+    "Recheck": "recheck", "recheck_workspace": "recheck",
+    "collect_paths": "run", "verify_paths": "run",
+    "Signature": "signature",
+    "Thresholds": "thresholds", "load_thresholds": "thresholds",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .policy import VerifyPolicy
 from .report import FileReport
 from .signature import popcount
 from .thresholds import Thresholds
@@ -92,8 +93,28 @@ def _names(paths: list[str]) -> str:
     return shown + (f" and {len(paths) - _LISTED} more" if len(paths) > _LISTED else "")
 
 
-def mark_duplicates(reports: list[FileReport], th: Thresholds) -> None:
-    """Add `duplicate` and `near_duplicate` findings to the reports, in place."""
+def _near_matches_by_id(reports: list[FileReport], th: Thresholds) -> list[Match]:
+    """near_matches within each clip ID only (the engine's rule: a clip against its siblings)."""
+    groups: dict[str | None, list[int]] = defaultdict(list)
+    for i, r in enumerate(reports):
+        groups[r.id].append(i)
+    found = []
+    for idx in groups.values():
+        for m in near_matches([reports[i] for i in idx], th):
+            found.append(Match(idx[m.a], idx[m.b], m.seconds, m.hash_median, m.motion_agree))
+    return found
+
+
+def mark_duplicates(reports: list[FileReport], th: Thresholds | None = None, *, policy: VerifyPolicy | None = None,
+                    by_id: bool = False) -> None:
+    """Add `duplicate` and `near_duplicate` findings to the reports, in place.
+
+    Exact duplicates are a container check and always count. With a `policy`, its thresholds
+    apply (unless `th` is given) and near duplicates are looked for only if it checks them.
+    `by_id` compares pictures only between clips of one ID, as the engine does for a new clip.
+    """
+    if th is None:
+        th = policy.limits if policy is not None else Thresholds()
     by_hash: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(reports):
         if r.sha256 and r.codec is not None:  # opened as a video; stubs and junk have their own kinds
@@ -103,7 +124,8 @@ def mark_duplicates(reports: list[FileReport], th: Thresholds) -> None:
             others = [reports[j].path for j in group if j != i]
             reports[i].add("duplicate", f"same bytes as {_names(others)} (sha256 {reports[i].sha256[:12]}...)")
     partners: dict[int, list[str]] = defaultdict(list)
-    for m in near_matches(reports, th):
+    checked = policy is None or policy.allows("near_duplicate")
+    for m in (_near_matches_by_id(reports, th) if by_id else near_matches(reports, th)) if checked else ():
         ra, rb = reports[m.a], reports[m.b]
         if ra.sha256 and ra.sha256 == rb.sha256:
             continue

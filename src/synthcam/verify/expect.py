@@ -83,6 +83,17 @@ class Expectations:
             durations.setdefault(v.clip_id, []).append(v.duration_s)
         return cls(base, variants, {k: sorted(v) for k, v in durations.items()})
 
+    @classmethod
+    def of_variants(cls, base: Expectation,
+                    variants: Iterable[tuple[str, str, int, int, bool | None]]) -> Expectations:
+        """Rules for exactly these (name, ID, seconds, frames, expects_motion) variants: the clips a
+        workspace verified, as they were planned. Every ID needs only the durations listed."""
+        table = {name: _Variant(clip_id, seconds, frames, moves) for name, clip_id, seconds, frames, moves in variants}
+        durations: dict[str, list[int]] = {}
+        for v in table.values():
+            durations.setdefault(v.id, []).append(v.duration_s)
+        return cls(base, table, {k: sorted(v) for k, v in durations.items()})
+
     @property
     def from_manifest_mode(self) -> bool:
         return self.variants is not None

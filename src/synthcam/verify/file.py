@@ -16,6 +16,7 @@ from .checks import Clip, content_metrics, run_checks
 from .decode import OpenFailure, decode_clip
 from .expect import Expectation, Expectations
 from .lfs import POINTER_MAX_BYTES, MalformedPointer, parse_pointer
+from .policy import VerifyPolicy, resolve_policy
 from .report import FileReport, Finding
 from .thresholds import Thresholds
 
@@ -115,24 +116,27 @@ def _precheck(path: Path, report: FileReport) -> bytes | None:
     return head
 
 
-def verify_file(path: str | Path, expect: Expectation | None = None, thresholds: Thresholds | None = None) -> FileReport:
+def verify_file(path: str | Path, expect: Expectation | None = None, thresholds: Thresholds | None = None,
+                policy: VerifyPolicy | None = None) -> FileReport:
     """Verify one file in one decode pass and return its report (never raises on bad input).
 
     Without `expect`, the expectation comes from the file name (`<ID>_<N>s.mp4`) and the
     defaults (24 fps, 1280x704, H.264 yuv420p); a name without a duration is a finding.
-    The report's `signature` feeds cross-file near-duplicate checks.
+    `policy` (default: every check) says which content checks run and at which thresholds;
+    bare `thresholds` are a policy with every check on. The report names the policy
+    (`report.policy`). Its `signature` feeds cross-file near-duplicate checks.
     """
-    th = thresholds or Thresholds()
+    policy = resolve_policy(policy, thresholds)
     p = Path(path)
     name_findings: list[Finding] = []
     if expect is None:
         expect, name_findings = Expectations(Expectation()).for_path(p)
-    report = FileReport(path=str(path), id=expect.id, duration_s=expect.duration_s)
+    report = FileReport(path=str(path), id=expect.id, duration_s=expect.duration_s, policy=policy.summary())
     for f in name_findings:
         report.add(f.kind, f.detail)
     try:
         if _precheck(p, report) is not None:
-            _decode_and_check(p, expect, th, report)
+            _decode_and_check(p, expect, policy, report)
     except MemoryError:
         report.add("unreadable", "ran out of memory while decoding")
     except Exception as exc:  # noqa: BLE001 - a verifier must answer for every file
@@ -140,7 +144,8 @@ def verify_file(path: str | Path, expect: Expectation | None = None, thresholds:
     return report
 
 
-def _decode_and_check(path: Path, expect: Expectation, th: Thresholds, report: FileReport) -> None:
+def _decode_and_check(path: Path, expect: Expectation, policy: VerifyPolicy, report: FileReport) -> None:
+    th = policy.limits
     want = expect.expected_frames or 0
     deadline = time.monotonic() + th.decode_timeout_s
     try:
@@ -164,7 +169,7 @@ def _decode_and_check(path: Path, expect: Expectation, th: Thresholds, report: F
     report.width, report.height = info.width, info.height
     report.codec, report.pix_fmt = info.codec, info.pix_fmt
     clip = Clip(name=path.name, decoded=decoded, expect=expect, th=th)
-    for finding in run_checks(clip):
+    for finding in run_checks(clip, off=policy.off):
         report.add(finding.kind, finding.detail)
     report.metrics = {
         "packets": decoded.packets,

@@ -12,9 +12,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .kinds import CONTAINER_KINDS, CONTENT_KINDS, ID_KINDS, KINDS
+from .policy import DEFAULT_PROFILE, VerifyPolicy
 from .signature import Signature
 
 __all__ = [
+    "CONTAINER_KINDS",
+    "CONTENT_KINDS",
     "ID_KINDS",
     "KINDS",
     "SCHEMA",
@@ -27,31 +31,10 @@ __all__ = [
     "summarize",
 ]
 
-SCHEMA = "synthcam.verify/1"
+# /2: the report records the verification policy in force (`policy`, and a summary per file);
+# with content checks switched off, "ok" no longer means "every check passed".
+SCHEMA = "synthcam.verify/2"
 
-# Every per-file finding kind, most fundamental first: a file's status is the first one found.
-KINDS = (
-    "lfs_pointer",      # a Git LFS pointer stub, not the video
-    "empty",            # zero bytes
-    "not_video",        # text, HTML, random bytes, audio only
-    "unreadable",       # cannot be opened or read to the end (truncated, no moov, not a file)
-    "corrupt",          # decoder errors or corrupt frames anywhere
-    "unexpected_file",  # with a manifest: not one of its variants
-    "bad_name",         # without a manifest: not <ID>_<N>s.mp4, so its length is unknown
-    "wrong_frames",     # frame count != fps x seconds
-    "vfr",              # variable frame intervals (explains a wrong average fps)
-    "wrong_fps",
-    "wrong_resolution",
-    "wrong_codec",      # codec or pixel format
-    "duplicate",        # same bytes as another file
-    "near_duplicate",   # same pictures as another clip (re-encode, or prefix of a longer one)
-    "black",
-    "frozen",
-    "flicker",
-    "static",           # no motion where the manifest expects action
-    "scene_cut",
-)
-ID_KINDS = ("missing_variant",)
 _RANK = {k: i for i, k in enumerate(KINDS + ID_KINDS)}
 
 
@@ -89,6 +72,7 @@ class FileReport(_Model):
     pix_fmt: str | None = None
     metrics: dict[str, Any] = {}
     lfs: dict[str, Any] | None = None  # {"oid": ..., "size": ...} for a pointer stub
+    policy: str = DEFAULT_PROFILE  # the summary of the verification policy this verdict was reached under
     signature: Signature | None = Field(default=None, exclude=True, repr=False)
 
     @property
@@ -138,6 +122,7 @@ class Report(_Model):
     """A whole run: one record per file, one per clip ID, and the summary."""
 
     schema_: str = Field(SCHEMA, alias="schema")
+    policy: dict[str, Any] = Field(default_factory=lambda: VerifyPolicy().to_record())
     thresholds: dict[str, Any] = {}
     files: list[FileReport] = []
     ids: list[IdReport] = []

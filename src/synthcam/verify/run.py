@@ -15,6 +15,7 @@ from ..manifest import Manifest, load_manifest
 from .dupes import mark_duplicates
 from .expect import Expectation, Expectations
 from .file import verify_file
+from .policy import VerifyPolicy, resolve_policy
 from .pool import TaskFailed, run_tasks
 from .report import FileReport, Report, summarize
 from .thresholds import Thresholds
@@ -69,6 +70,9 @@ def verify_paths(
     *,
     jobs: int | None = None,
     thresholds: Thresholds | None = None,
+    policy: VerifyPolicy | None = None,
+    expectations: Expectations | None = None,
+    near_duplicates_by_id: bool = False,
     defaults: Expectation | None = None,
     durations: Iterable[int] | None = None,
     progress: Callable[[FileReport, int, int], None] | None = None,
@@ -79,15 +83,23 @@ def verify_paths(
     With `manifest`, each file is checked against its variant (fps, resolution, frames, motion)
     and every manifest variant must exist. Without it, expectations come from the names and
     `defaults`, and each ID must have `durations` (default: every duration seen in the run).
+    `expectations` (rules made elsewhere, e.g. from a workspace's jobs) replace both.
+    Near duplicates are looked for between all files, or with `near_duplicates_by_id` only
+    between the variants of one ID (the engine's rule).
     Files are decoded on `jobs` processes (default: CPU count); `in_process` runs them here,
     one by one, without crash isolation. `progress(report, done, total)` follows each file.
+    The verification policy is `policy`, else bare `thresholds` (every check on), else the
+    manifest's `verify:` section, else the default; the report records it.
     """
-    th = thresholds or Thresholds()
     if manifest is not None and not isinstance(manifest, Manifest):
         manifest = load_manifest(manifest)
+    policy = resolve_policy(policy, thresholds, manifest)
+    th = policy.limits
     if jobs is not None and jobs < 1:
         raise InputError(f"jobs must be at least 1, got {jobs}")
-    if manifest is not None:
+    if expectations is not None:
+        rules = expectations
+    elif manifest is not None:
         base = defaults or Expectation()
         rules = Expectations.from_manifest(manifest, codec=base.codec, pix_fmt=base.pix_fmt)
     else:
@@ -101,7 +113,8 @@ def verify_paths(
         expect, name_findings = planned[index]
         if isinstance(result, TaskFailed):
             reason = result.reason
-            result = FileReport(path=str(files[index]), id=expect.id, duration_s=expect.duration_s)
+            result = FileReport(path=str(files[index]), id=expect.id, duration_s=expect.duration_s,
+                                policy=policy.summary())
             result.add("unreadable", reason)
         for f in name_findings:
             result.add(f.kind, f.detail)
@@ -110,7 +123,7 @@ def verify_paths(
         if progress is not None:
             progress(result, finished[0], len(files))
 
-    tasks = [(str(p), expect, th) for p, (expect, _) in zip(files, planned)]
+    tasks = [(str(p), expect, None, policy) for p, (expect, _) in zip(files, planned)]
     if in_process:
         for i, task in enumerate(tasks):
             done(i, verify_file(*task))
@@ -118,6 +131,7 @@ def verify_paths(
         run_tasks(verify_file, tasks, jobs or os.cpu_count() or 1, th.decode_timeout_s + _GRACE_S, done,
                   order=sorted(range(len(files)), key=lambda i: -_size(files[i])))
     final = [r for r in reports if r is not None]
-    mark_duplicates(final, th)
+    mark_duplicates(final, policy=policy, by_id=near_duplicates_by_id)
     ids = check_ids(final, rules)
-    return Report(thresholds=th.model_dump(), files=final, ids=ids, summary=summarize(final, ids))
+    return Report(policy=policy.to_record(), thresholds=th.model_dump(), files=final, ids=ids,
+                  summary=summarize(final, ids))

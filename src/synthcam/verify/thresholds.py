@@ -1,7 +1,9 @@
 """Every tunable number of the verifier, with the reason for its default.
 
 A field's description is its documentation (docs/verify.md repeats them): change a threshold
-in a YAML/JSON file passed to `--thresholds`, or construct `Thresholds(...)` in code.
+under `thresholds:` in a verification policy (a manifest's `verify:` section, or a file given
+to `--verify-policy`; see policy.py), in a bare YAML/JSON file passed to `--thresholds`, or
+construct `Thresholds(...)` in code.
 """
 
 from __future__ import annotations
@@ -38,13 +40,14 @@ class Thresholds(BaseModel):
         "Wall-clock budget for one file. A 300 s 720p clip decodes in well under a minute on one "
         "core; a file still decoding after 10 minutes is a decoder stall, reported as unreadable."))
     # --- container and timing ---
-    fps_tolerance: float = Field(0.005, ge=0, description=(
+    fps_tolerance: float = Field(0.005, ge=0, le=0.1, description=(
         "Largest |fps - expected| accepted. 24000/1001 (23.976) differs from 24 by 0.024 and is "
-        "a real error for a 24/1 dataset, so the tolerance only absorbs rounding."))
-    vfr_tolerance: float = Field(0.02, ge=0, description=(
+        "a real error for a 24/1 dataset, so the tolerance only absorbs rounding. At most 0.1: "
+        "container checks cannot be switched off, not even by a wide tolerance."))
+    vfr_tolerance: float = Field(0.02, ge=0, le=0.5, description=(
         "Largest deviation of one frame interval from the median interval, as a fraction of it "
         "(at least one time-base tick is always allowed). Muxers round timestamps by a tick; a "
-        "dropped or doubled frame moves an interval by 100%."))
+        "dropped or doubled frame moves an interval by 100%, which stays caught at the cap of 0.5."))
     # --- content ---
     black_pixel_level: float = Field(0.10, ge=0, le=1, description=(
         "A pixel is black at or below this fraction of the luma range above black, i.e. luma <= 37 "

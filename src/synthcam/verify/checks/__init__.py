@@ -13,25 +13,29 @@
     static            no motion where the manifest expects action
     scene_cut         a cut inside what must be a single shot
 
-Each check is `check(clip: Clip) -> list[Finding]`; `run_checks` applies them all. Cross-file
-checks (duplicate, near_duplicate, per-ID variants) run later on the small signatures.
+Each check is `check(clip: Clip) -> list[Finding]`; `run_checks` applies them all, except the
+content checks a verification policy switched off. Cross-file checks (duplicate,
+near_duplicate, per-ID variants) run later on the small signatures.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from ..report import Finding
 from .base import Clip
 from .container import CONTAINER_CHECKS
-from .content import CONTENT_CHECKS, content_metrics
+from .content import CHECK_KINDS, CONTENT_CHECKS, content_metrics
 
 __all__ = ["CHECKS", "Clip", "content_metrics", "run_checks"]
 
 CHECKS = CONTAINER_CHECKS + CONTENT_CHECKS
 
 
-def run_checks(clip: Clip) -> list[Finding]:
-    """Every per-file finding for one decoded clip."""
+def run_checks(clip: Clip, off: Collection[str] = ()) -> list[Finding]:
+    """Every per-file finding for one decoded clip; the checks of kinds in `off` do not run."""
     found: list[Finding] = []
     for check in CHECKS:
-        found.extend(check(clip))
+        if CHECK_KINDS.get(check) not in off:
+            found.extend(check(clip))
     return found

@@ -15,7 +15,7 @@ from ..signature import popcount
 from ..stats import FrameStats
 from .base import Clip, runs, seconds
 
-__all__ = ["CONTENT_CHECKS", "content_metrics", "cut_frames", "flicker_scores"]
+__all__ = ["CHECK_KINDS", "CONTENT_CHECKS", "content_metrics", "cut_frames", "flicker_scores"]
 
 _MAX_LISTED = 3  # runs or cuts spelled out in one finding
 
@@ -164,3 +164,6 @@ def content_metrics(clip: Clip) -> dict[str, Any]:
 
 
 CONTENT_CHECKS = (check_black, check_frozen, check_flicker, check_static, check_scene_cut)
+# The kind each content check reports, so a policy that switches a kind off skips its check.
+CHECK_KINDS = {check_black: "black", check_frozen: "frozen", check_flicker: "flicker", check_static: "static",
+               check_scene_cut: "scene_cut"}
