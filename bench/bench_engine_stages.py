@@ -23,7 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
 
 MANIFEST = """version: 1
 name: stages
@@ -59,9 +58,7 @@ def run_once(clips: int, gen_s: float, gpus: int, res: str, extra: list[str]) ->
                          f" subjects: [walker], action: cross, expected_risk: low}}" for i in range(clips))
         (d / "m.yaml").write_text(MANIFEST.format(res=res, clips=rows))
         log = d / "gen.log"
-        env = {**os.environ, "SYNTHCAM_BACKENDS": "sleep=support.sleep_backend:SleepBackend",
-               "PYTHONPATH": str(BENCH) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               "SLEEP_GEN_S": str(gen_s), "SLEEP_LOG": str(log)}
+        env = {**os.environ, "SLEEP_GEN_S": str(gen_s), "SLEEP_LOG": str(log)}
         t0 = time.time()
         p = subprocess.run([sys.executable, "-m", "synthcam", "run", "-m", str(d / "m.yaml"), "-w", str(d / "ws"),
                             "--backend", "sleep", "--gpus", str(gpus), "--json", *extra],

@@ -134,7 +134,7 @@ def bench_size(tmp: Path, size_mb: int, env: dict[str, str]) -> list[dict]:
                                 backend="procedural", model="bench", seed=1, spec={}, cost_s=1.0)])
             store.claim("bench")
             store.start("b01", "bench")
-            store.complete("b01", "bench", "clips/B01_30s.mp4", obj.oid, {}, [])
+            store.complete("b01", "clips/B01_30s.mp4", obj.oid, {}, [], worker="bench")
         (ws / ".gitignore").write_text("synthcam.db*\n")
         peak_file = root / "self_peak"
         run_env = {**env, "BENCH_SELF_PEAK": str(peak_file)}

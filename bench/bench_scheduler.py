@@ -37,7 +37,7 @@ def simulate_synthcam(specs, gpus: int, load_s: float) -> dict:
                 store.start(job.job_id, f"w{i}", now=t)
                 t += job.cost_s
                 busy += job.cost_s
-                store.complete(job.job_id, f"w{i}", "clips/x.mp4", "0" * 64, {}, [], now=t)
+                store.complete(job.job_id, "clips/x.mp4", "0" * 64, {}, [], worker=f"w{i}", now=t)
             clocks.append(t)
             loads.append(1)
         assert store.counts()["done"] == len(specs)

@@ -30,7 +30,7 @@ def one_run(n_jobs: int, cycles: int) -> tuple[float, float, float]:
         t = time.perf_counter()
         for _ in range(cycles):
             (job,) = store.claim("w", limit=1)
-            store.complete(job.job_id, "w", f"clips/{job.name}.mp4", "0" * 64, {"frames": 120}, [])
+            store.complete(job.job_id, f"clips/{job.name}.mp4", "0" * 64, {"frames": 120}, [], worker="w")
         rate = cycles / (time.perf_counter() - t)
         t = time.perf_counter()
         derive_status(store)
@@ -49,7 +49,7 @@ def status_command_seconds(n_jobs: int, repeat: int) -> float:
         store.sync(make_specs(n_jobs))
         store.register_worker("w", "bench")
         for job in store.claim("w", limit=n_jobs // 2):
-            store.complete(job.job_id, "w", f"clips/{job.name}.mp4", "0" * 64, {"frames": 120}, [])
+            store.complete(job.job_id, f"clips/{job.name}.mp4", "0" * 64, {"frames": 120}, [], worker="w")
         store.close()
         times = []
         for _ in range(repeat):

@@ -116,3 +116,20 @@ def skip_unless_ci(reason: str) -> None:
     if os.environ.get("CI") or os.environ.get("SYNTHCAM_CI"):
         pytest.fail(f"in CI this must not be skipped: {reason}")
     pytest.skip(reason)
+
+
+def process_group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group, read from /proc."""
+    import os
+    from pathlib import Path
+
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                out.append(int(entry))
+    return out

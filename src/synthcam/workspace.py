@@ -22,7 +22,8 @@ class Workspace:
         generation_status.json      derived from the store after every state change
         clips/<name>.mp4            verified clips only (name = <ID>_<N>s)
         clips/<name>.gt/            ground truth beside a clip, when the backend has it
-        staging/<worker>/           backend outputs before post-processing and verification
+        staging/<worker>/           a worker's scratch space while its backend works
+        raw/<job_id>/               a job's raw output (and chunks), from generation until it lands
         logs/jobs/<job_id>.log      per-job log
         logs/workers/<worker>.log   per-worker log (backend stdout/stderr)
     """
@@ -30,7 +31,7 @@ class Workspace:
     root: Path
 
     # Folders a workspace writes into: each must be a real folder inside it, never a link out.
-    FOLDERS = ("clips", "staging", "logs", "gallery", "chunks")
+    FOLDERS = ("clips", "staging", "logs", "gallery", "raw", "quarantine")
 
     @classmethod
     def at(cls, root: str | Path) -> Workspace:
@@ -105,6 +106,10 @@ class Workspace:
 
     def staging(self, worker: str) -> Path:
         return inside(self.root / "staging", check_id(worker, "worker name"))
+
+    def raw_dir(self, job_id: str) -> Path:
+        """A job's raw backend output (and its chunks), kept from generation until it lands."""
+        return inside(self.root / "raw", check_id(job_id, "job id"))
 
     def job_log(self, job_id: str) -> Path:
         return inside(self.root / "logs" / "jobs", f"{check_id(job_id, 'job id')}.log")

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import assert_only_verified_on_disk, fake_cosmos_checkout
+from helpers import process_group_members, assert_only_verified_on_disk, fake_cosmos_checkout
 
 from synthcam.engine.status import derive_status
 from synthcam.store import JobStore
@@ -57,27 +57,14 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _group_members(pgid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                out.append(int(entry))
-    return out
-
-
 def _wait_group_gone(pgid: int, timeout: float) -> list[int]:
     end = time.time() + timeout
     while time.time() < end:
-        members = _group_members(pgid)
+        members = process_group_members(pgid)
         if not members:
             return []
         time.sleep(0.05)
-    return _group_members(pgid)
+    return process_group_members(pgid)
 
 
 def _unfinished(ws: Path) -> int:

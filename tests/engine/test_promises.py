@@ -192,7 +192,7 @@ def test_eta_uses_measured_compute_and_live_gpus(tmp_path):
             store.register_worker(f"done{i}", "run")
             job = store.claim(f"done{i}", job_ids=[f"job{i:02d}"])[0]
             store.start(job.job_id, f"done{i}")
-            store.complete(job.job_id, f"done{i}", f"clips/{job.name}.mp4", "0" * 64, {}, [], gpu_seconds=5.0)
+            store.complete(job.job_id, f"clips/{job.name}.mp4", "0" * 64, {}, [], worker=f"done{i}", gpu_seconds=5.0)
             store.worker_exited(f"done{i}")
         store.register_worker("live", "run", gpus="0,1")
         store.register_worker("cpu", "run")

@@ -48,8 +48,8 @@ def test_claim_is_exclusive(store):
 def test_complete_requires_the_lease(store):
     store.sync([spec(1)])
     (job,) = store.claim("a", lease_s=10)
-    assert not store.complete(job.job_id, "intruder", "clips/x.mp4", "ab", {}, [])
-    assert store.complete(job.job_id, "a", "clips/x.mp4", "ab", {"frames": 120}, [])
+    assert not store.complete(job.job_id, "clips/x.mp4", "ab", {}, [], worker="intruder")
+    assert store.complete(job.job_id, "clips/x.mp4", "ab", {"frames": 120}, [], worker="a")
     done = store.get(job.job_id)
     assert done.state == "done" and done.sha256 == "ab" and done.probe == {"frames": 120}
 
@@ -111,7 +111,7 @@ def _claimer(path: str, worker: str, out) -> None:
         if not jobs:
             break
         got.append(jobs[0].job_id)
-        s.complete(jobs[0].job_id, worker, "o", "h", {}, [])
+        s.complete(jobs[0].job_id, "o", "h", {}, [], worker=worker)
     out.put(got)
 
 

@@ -79,7 +79,7 @@ def make_workspace(root: Path, states: dict[str, str] | None = None, manifest_pa
                 sha = write_clip(path, spec.duration_s, spec.spec["fps"], seed=spec.seed % 1000)
                 probe = {"frames": spec.spec["frames"], "fps": float(spec.spec["fps"]), "width": SIZE[0],
                          "height": SIZE[1], "codec": "h264", "pix_fmt": "yuv420p", "size": path.stat().st_size}
-                store.complete(spec.job_id, WORKER, ws.relative(path), sha, probe, FINDINGS.get(name, []),
+                store.complete(spec.job_id, ws.relative(path), sha, probe, FINDINGS.get(name, []), worker=WORKER,
                                gpu_seconds=12.5, now=finished_at)
             elif state == "failed":
                 kind, detail = FAILURES.get(name, ("error", "the backend crashed"))

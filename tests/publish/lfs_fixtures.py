@@ -127,7 +127,7 @@ def make_bench(root: Path, server: LfsTestServer | None, names: tuple[str, ...] 
                 gt.mkdir()
                 (gt / "boxes.json").write_text(f'{{"clip": "{spec.name}", "boxes": []}}\n')
             store.start(spec.job_id, "w")
-            store.complete(spec.job_id, "w", f"clips/{spec.name}.mp4", shas[spec.name], {}, [])
+            store.complete(spec.job_id, f"clips/{spec.name}.mp4", shas[spec.name], {}, [], worker="w")
     (ws / ".gitignore").write_text("synthcam.db*\nstaging/\nlogs/\n")
     subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
     git(ws.parent, "init", "-q", str(ws))

@@ -15,7 +15,7 @@ def test_counts_follow_the_servers_word(tmp_path):
         store.claim("w", limit=5)
         for i, s in enumerate(specs[:4]):
             store.start(s.job_id, "w")
-            store.complete(s.job_id, "w", f"clips/{s.name}.mp4", f"{i:064x}", {}, [])
+            store.complete(s.job_id, f"clips/{s.name}.mp4", f"{i:064x}", {}, [], worker="w")
         assert published_counts(store) == {"published": 0, "missing": 0, "unpublished_verified": 4}
         ids = [s.job_id for s in specs]
         store.record_publication(ids[0], "http://a", "clips/P01_5s.mp4", f"{0:064x}", 1, "c1", True)

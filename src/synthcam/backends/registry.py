@@ -14,6 +14,7 @@ BACKENDS: dict[str, tuple[str, str]] = {
     "procedural": ("synthcam.backends.procedural", "ProceduralBackend"),
     "cosmos": ("synthcam.backends.cosmos", "CosmosBackend"),
     "diffusers": ("synthcam.backends.diffusers", "DiffusersBackend"),
+    "sleep": ("synthcam.backends.sleep", "SleepBackend"),  # a test double for the engine (like a mock transport)
 }
 
 

@@ -38,6 +38,22 @@ def parse_gpus(value: str | None) -> list[str]:
     return items
 
 
+def parse_backend_options(items: list[str] | None) -> dict[str, Any]:
+    """`-o key=value` pairs; values are YAML scalars (numbers, true/false, lists), validated by the backend."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise InputError(f"--backend-option takes KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
 def describe_plan(plan: Any, backend: str, workspace: Path) -> list[str]:
     """What a run is about to do, first: a resumed run says what it found."""
     lines = []
@@ -80,6 +96,12 @@ def run_cmd(
     force: Annotated[bool, typer.Option("--force", help="Run despite lint errors.")] = False,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Give failed jobs a fresh set of attempts.")] = False,
     max_attempts: Annotated[int, typer.Option(metavar="N", help="Attempts per job before it counts as failed.")] = 3,
+    finish_workers: Annotated[Optional[int], typer.Option(metavar="N", help="CPU processes that post-process and verify while GPUs generate (default: cores - 1; 0: in the worker).")] = None,
+    executor: Annotated[str, typer.Option(metavar="NAME", help="Where workers run: local | ray.")] = "local",
+    address: Annotated[Optional[str], typer.Option(metavar="ADDR", help="Ray cluster address (auto, or ray://HOST:10001); --executor ray.")] = None,
+    artifacts: Annotated[Optional[str], typer.Option(metavar="URI", help="Ray: shared storage for raw clips (a path or fsspec URL) instead of the object store.")] = None,
+    backend_option: Annotated[Optional[list[str]], typer.Option("--backend-option", "-o", metavar="KEY=VALUE", help="A backend option, repeatable (see the backend's docs), e.g. -o model_dir=/weights.")] = None,
+    verify_policy: Annotated[Optional[str], typer.Option(metavar="FILE", help="Verification policy file (or a profile name like container-only); default: the manifest's verify: section.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -108,10 +130,23 @@ def run_cmd(
         raise InputError(f"--interpolation must be mci, blend or dup, got {interpolation!r}")
     if max_attempts < 1:
         raise InputError(f"--max-attempts must be at least 1, got {max_attempts}")
+    if finish_workers is not None and not 0 <= finish_workers <= 64:
+        raise InputError(f"--finish-workers must be 0-64, got {finish_workers}")
+    options.update(parse_backend_options(backend_option))
+    executor_options: dict[str, Any] = {}
+    if executor == "ray":
+        executor_options = {"address": address, "artifacts": artifacts}
+    elif address or artifacts:
+        raise InputError("--address and --artifacts are for --executor ray")
+    from ..verify.policy import load_policy
+
+    policy = load_policy(verify_policy) if verify_policy else None
     opts = RunOptions(backend=chosen, gpus=parse_gpus(gpus), gpus_per_worker=gpus_per_worker, workers=workers,
                       only=split_list(only), durations=parse_durations(durations), backend_options=options,
                       model=model, force=force, retry_failed=retry_failed, max_attempts=max_attempts,
-                      job_timeout_s=job_timeout if chosen != "cosmos" else None, interpolation=interpolation)
+                      job_timeout_s=job_timeout if chosen != "cosmos" else None, interpolation=interpolation,
+                      finish_workers=finish_workers, executor=executor, executor_options=executor_options,
+                      policy=policy)
     m = default_manifest(manifest, workspace, replan=True)
     show = not quiet and not json_out and console.is_terminal
     talk = not quiet and not json_out
@@ -320,12 +355,16 @@ def adopt_cmd(source: Annotated[Path, typer.Argument(metavar="DIR", help="Folder
               workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
               backend: Annotated[str, typer.Option(metavar="NAME", help="Backend the clips came from (part of each job's identity).")] = "cosmos",
               model: Annotated[Optional[str], typer.Option(metavar="NAME", help="Model the clips came from (default: the manifest's).")] = None,
+              verify_policy: Annotated[Optional[str], typer.Option(metavar="FILE", help="Verification policy file or profile name (default: the manifest's).")] = None,
               json_out: JsonOpt = False) -> None:
     """Record clips generated outside synthcam as verified, only if each matches its job and passes verify."""
     from ..engine.adopt import adopt
     from ..workspace import default_manifest
 
-    entries = adopt(source, workspace, default_manifest(manifest, workspace, replan=True), backend, model)
+    from ..verify.policy import load_policy
+
+    policy = load_policy(verify_policy) if verify_policy else None
+    entries = adopt(source, workspace, default_manifest(manifest, workspace, replan=True), backend, model, policy=policy)
     counts = {a: sum(1 for e in entries if e.action == a) for a in ("adopted", "rejected", "skipped")}
     if json_out:
         echo_json({"counts": counts, "files": [e.__dict__ for e in entries]})

@@ -17,13 +17,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError, SynthcamError
+from ..errors import InputError
 from ..manifest import Manifest, load_manifest
-from ..verify import verify_file
-from ..verify.expect import Expectation
+from ..verify.policy import VerifyPolicy, resolve_policy
 from ..workspace import Workspace
 from .integrity import check_verified
-from .postprocess import Target, finalize
+from .finishing import FinishTask, RawOutput, finish, land, siblings_of
 from .runner import RunOptions, plan_jobs
 from .status import write_status
 
@@ -49,13 +48,14 @@ def _mismatch(sidecar: dict, wanted: dict) -> str | None:
 
 
 def adopt(source: Path, workspace: Path, manifest: Manifest | str | None = None, backend: str = "cosmos",
-          model: str | None = None, interpolation: str = "mci") -> list[AdoptEntry]:
+          model: str | None = None, interpolation: str = "mci", policy: VerifyPolicy | None = None) -> list[AdoptEntry]:
     source = Path(source)
     if not source.is_dir():
         raise InputError(f"{source} is not a folder")
     if not isinstance(manifest, Manifest):
         manifest = load_manifest(manifest)
     opts = RunOptions(backend=backend, model=model)
+    policy = resolve_policy(policy, manifest=manifest)
     specs, _ = plan_jobs(manifest, opts)
     ws = Workspace.at(workspace)
     if source.resolve() == ws.clips_dir:
@@ -88,53 +88,39 @@ def adopt(source: Path, workspace: Path, manifest: Manifest | str | None = None,
             if job is not None and job.state == "done":
                 entries.append(AdoptEntry(rel, name, "skipped", "already verified in this workspace"))
                 continue
-            if job is not None and job.state == "running":
+            if job is not None and job.state in ("running", "generated"):
                 entries.append(AdoptEntry(rel, name, "skipped", "being generated right now"))
                 continue
-            s = spec.spec
-            expect = Expectation(fps=s["fps"], width=s["width"], height=s["height"], duration_s=spec.duration_s,
-                                 frames=s["frames"], id=spec.clip_id)
             sidecar_path = path.with_suffix(".json")
-            candidate = path
+            raw_output = not sidecar_path.exists()  # the old <ID>_<N>s.mp4 layout claims to be final
+            if not raw_output:
+                try:
+                    sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
+                except (OSError, ValueError) as exc:
+                    entries.append(AdoptEntry(rel, name, "rejected", f"unreadable sidecar {sidecar_path.name}: {exc}"))
+                    continue
+                reason = _mismatch(sidecar, samples[name].cosmos_sample(manifest).to_json()) \
+                    if isinstance(sidecar, dict) else "sidecar is not an object"
+                if reason:
+                    entries.append(AdoptEntry(rel, name, "rejected", reason))
+                    continue
+            # the same finishing as a run: a copy in staging, post-processed, verified, compared with siblings
+            folder = staging / spec.job_id
+            folder.mkdir(parents=True, exist_ok=True)
+            copy = folder / path.name
             try:
-                if sidecar_path.exists():
-                    try:
-                        sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
-                    except (OSError, ValueError) as exc:
-                        entries.append(AdoptEntry(rel, name, "rejected", f"unreadable sidecar {sidecar_path.name}: {exc}"))
-                        continue
-                    compiled = samples[name]
-                    reason = _mismatch(sidecar, compiled.cosmos_sample(manifest).to_json()) if isinstance(sidecar, dict) else "sidecar is not an object"
-                    if reason:
-                        entries.append(AdoptEntry(rel, name, "rejected", reason))
-                        continue
-                    pre = verify_file(path, None)
-                    if pre.status in ("lfs_pointer", "empty", "not_video", "unreadable"):
-                        entries.append(AdoptEntry(rel, name, "rejected", f"{pre.status}: {pre.findings[0].detail if pre.findings else ''}"))
-                        continue
-                    candidate = staging / f"{name}.final.mp4"
-                    t = compiled.timing
-                    finalize(path, candidate, Target(s["fps"], s["frames"], s["width"], s["height"]), t.policy,
-                             t.frames_needed, model_fps=t.model_fps, method=interpolation)
-                report = verify_file(candidate, expect)
-            except SynthcamError as exc:
-                entries.append(AdoptEntry(rel, name, "rejected", str(exc)))
+                shutil.copyfile(path, copy)
+            except OSError as exc:
+                entries.append(AdoptEntry(rel, name, "rejected", f"cannot read: {exc.strerror or exc}"))
                 continue
-            if report.status != "ok":
-                detail = report.findings[0].detail if report.findings else ""
-                entries.append(AdoptEntry(rel, name, "rejected", f"{report.status}: {detail}"))
+            clip = job.clip if job is not None else store.get(spec.job_id).clip
+            raw = RawOutput(spec.job_id, ws.relative(folder), copy.name, 0.0, 0, at_target=raw_output)
+            verdict = finish(FinishTask(str(ws.root), spec.job_id, clip, raw, interpolation,
+                                        siblings_of(store, spec.clip_id, spec.job_id), policy.to_record()))
+            if not verdict.ok:
+                entries.append(AdoptEntry(rel, name, "rejected", f"{verdict.kind.removeprefix('verify:')}: {verdict.detail}"))
                 continue
-            final = ws.clip_path(name)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            if candidate == path:
-                tmp = staging / f"{name}.copy.mp4"
-                shutil.copyfile(path, tmp)
-                candidate = tmp
-            os.replace(candidate, final)
-            probe = {k: getattr(report, k) for k in ("frames", "fps", "width", "height", "codec", "pix_fmt", "size")}
-            probe["mtime_ns"] = final.stat().st_mtime_ns
-            if store.adopt(spec.job_id, ws.relative(final), report.sha256 or "", probe,
-                           [f.model_dump() for f in report.findings], f"adopted from {path}"):
+            if land(ws, store, verdict, None, name, False, adopted_from=f"adopted from {path}"):
                 entries.append(AdoptEntry(rel, name, "adopted", "verified"))
             else:
                 entries.append(AdoptEntry(rel, name, "skipped", "job changed state meanwhile"))

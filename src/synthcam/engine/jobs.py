@@ -32,6 +32,12 @@ def _components(manifest: Manifest, c: CompiledClip) -> dict[str, Any] | None:
     }
 
 
+def _expects_motion(manifest: Manifest, c: CompiledClip) -> bool | None:
+    """Whether the clip's action moves (then a static picture is a finding); None when unknown."""
+    action = manifest.components.actions.get(c.clip.action or "")
+    return (action.motion != "none") if action else None
+
+
 def job_spec(manifest: Manifest, c: CompiledClip, backend: str, model: str, cost_s: float,
              uses_components: bool, max_attempts: int = 3, device: str = "gpu") -> JobSpec:
     d = manifest.defaults
@@ -67,6 +73,7 @@ def job_spec(manifest: Manifest, c: CompiledClip, backend: str, model: str, cost
         "timing": asdict(c.timing),
         "manifest": manifest.origin or manifest.path,
         "device": device,             # what its compute time is: GPU time or CPU time
+        "expects_motion": _expects_motion(manifest, c),
     })
     return JobSpec(job_id=job_id, name=v.name, clip_id=v.clip_id, series=v.series, duration_s=v.duration_s,
                    backend=backend, model=model, seed=c.seed, spec=spec, cost_s=cost_s, max_attempts=max_attempts)

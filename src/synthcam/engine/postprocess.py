@@ -16,6 +16,7 @@ from pathlib import Path
 
 import av
 
+from ..store import Target  # noqa: F401 - the exact clip a job must end as (re-exported)
 from ..errors import MediaError
 from ..media.encode import VideoWriter
 
@@ -31,14 +32,6 @@ INTERPOLATION = {
 
 class TooFewFrames(MediaError):
     """The backend wrote fewer frames than the timing plan needs (the old 93-frame bug)."""
-
-
-@dataclass(frozen=True)
-class Target:
-    fps: int
-    frames: int
-    width: int
-    height: int
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,8 @@ until they are done. Killing it (or them) at any moment leaves a workspace that 
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import shutil
-import signal
 import time
 import uuid
 from collections.abc import Callable
@@ -24,13 +22,15 @@ from ..errors import BackendError, InputError, LintFailed
 from ..lint import lint_compiled
 from ..manifest import Manifest, load_manifest
 from ..prompts import compile_manifest, select_variants
-from .integrity import Integrity, check_verified
-from ..verify import verify_file
-from ..verify.expect import Expectation
+from ..verify.policy import VerifyPolicy, resolve_policy
 from ..workspace import Workspace
+from .executors import WorkerConfig, create_executor
+from .finishing import FinishTask, RawOutput, finish, land, read_raw, siblings_of
+from .integrity import Integrity, check_verified
 from .jobs import job_spec
+from .orchestrator import Orchestrator, OrchestratorOptions
 from .status import write_status
-from .worker import WorkerConfig, worker_main
+
 
 @dataclass
 class RunOptions:
@@ -50,6 +50,10 @@ class RunOptions:
     backoff_s: float = 2.0
     interpolation: str = "mci"
     max_worker_restarts: int = 3
+    finish_workers: int | None = None                      # CPU processes finishing clips (0: inline)
+    executor: str = "local"
+    executor_options: dict[str, Any] = field(default_factory=dict)
+    policy: VerifyPolicy | None = None                     # --verify-policy (else the manifest's, else default)
 
 
 @dataclass
@@ -140,9 +144,15 @@ def plan_jobs(manifest: Manifest, opts: RunOptions) -> tuple[list, set[str]]:
     return specs, {s.job_id for s in specs if s.name in wanted}
 
 
-def _finish_landed(ws: Workspace, store) -> int:
+def default_finish_workers() -> int:
+    """CPU processes for finishing: all cores but one for the orchestrator and the workers' own
+    CPU work, at least one."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def _finish_landed(ws: Workspace, store, policy: VerifyPolicy) -> int:
     """A crash between moving a verified clip into place and recording it leaves a final file
-    whose job is still pending: if the file is the one noted at landing, record it."""
+    whose job is not done: if the file is the one noted at landing, verify and record it."""
     from ..verify.file import sha256_file
 
     n = 0
@@ -150,13 +160,21 @@ def _finish_landed(ws: Workspace, store) -> int:
         path = ws.clip_path(job.name)
         if not path.exists() or sha256_file(path)[0] != sha:
             continue
-        spec = job.spec
-        report = verify_file(path, Expectation(fps=spec["fps"], width=spec["width"], height=spec["height"],
-                                               duration_s=job.duration_s, frames=spec["frames"], id=job.clip_id))
-        probe = {k: getattr(report, k) for k in ("frames", "fps", "width", "height", "codec", "pix_fmt", "size")}
-        probe["mtime_ns"] = path.stat().st_mtime_ns
-        if report.status == "ok" and store.adopt(job.job_id, ws.relative(path), sha, probe,
-                                                 [f.model_dump() for f in report.findings], "resume"):
+        raw = RawOutput(job.job_id, ws.relative(path.parent), path.name, float(job.clip.target.fps),
+                        job.clip.target.frames, True)
+        verdict = finish(FinishTask(str(ws.root), job.job_id, job.clip, raw, policy=policy.to_record(),
+                                    siblings=siblings_of(store, job.clip_id, job.job_id)))
+        if verdict.ok and land(ws, store, verdict, None, job.name, False, adopted_from="resume"):
+            n += 1
+    return n
+
+
+def _kept_raw(ws: Workspace, store, selected: set[str]) -> int:
+    """Pending jobs whose complete raw output a crash left in raw/<job_id>/ are generated: finished, not made again."""
+    n = 0
+    for job in store.jobs("pending"):
+        raw = read_raw(ws, job.job_id)
+        if raw is not None and store.raw_kept(job.job_id, raw.to_json()):
             n += 1
     return n
 
@@ -198,39 +216,50 @@ def run(manifest_path: str | Path | Manifest | None, workspace: str | Path, opts
         # 4. Resume: dead workers' jobs back to the queue; clips that landed before a crash recorded.
         reclaimed = store.reclaim_stale(blame=False)  # the previous run was interrupted from outside
         cleaned = cleanup_orphans(ws, store)
-        landed = _finish_landed(ws, store)
+        policy = resolve_policy(opts.policy, manifest=manifest)
+        landed = _finish_landed(ws, store, policy)
+        _kept_raw(ws, store, selected)
         if opts.retry_failed:
             store.requeue_failed(selected)
         counts = store.selection_counts(selected)
-        plan = RunPlan(selected=len(selected_variants), already_verified=counts["done"], to_do=counts["pending"],
+        plan = RunPlan(selected=len(selected_variants), already_verified=counts["done"],
+                       to_do=counts["pending"] + counts["generated"],
                        failed=counts["failed"], blocked=counts["blocked"], new_jobs=synced["new"],
                        reclaimed=len(reclaimed), landed=landed, cleaned=cleaned, integrity=integrity)
-        # 5. Longest first onto one queue per worker.
+        # 5. One worker per GPU group (or CPU slot), at most one per job to do.
         run_id = uuid.uuid4().hex[:8]
         groups = _groups(opts, counts["pending"] + counts["running"])
         plan.workers = len(groups) if counts["pending"] else 0
         if on_plan:
             on_plan(plan)
-        queues = [f"{run_id}:w{i}" for i in range(len(groups))]
-        store.assign(queues, selected)
         write_status(ws, store)
+        finish_workers = default_finish_workers() if opts.finish_workers is None else opts.finish_workers
+        model = cls.model_name(manifest, opts.model)
         configs = [
-            WorkerConfig(workspace=str(ws.root), worker=f"{run_id}-w{i}", run_id=run_id, queue=queues[i],
-                         backend=opts.backend, manifest_text=manifest.text, manifest_source=manifest.path,
-                         model=cls.model_name(manifest, opts.model), cost_per_chunk_s=0.0,
-                         options=opts.backend_options, gpus=g, parent_pid=os.getpid(), lease_s=opts.lease_s,
-                         job_timeout_s=opts.job_timeout_s, backoff_s=opts.backoff_s, interpolation=opts.interpolation)
+            WorkerConfig(workspace=str(ws.root), worker=f"{run_id}-w{i}", run_id=run_id, backend=opts.backend,
+                         manifest_text=manifest.text, manifest_source=manifest.path, model=model,
+                         options=opts.backend_options, gpus=g, parent_pid=os.getpid(),
+                         heartbeat_s=max(0.2, min(2.0, opts.lease_s / 4)), interpolation=opts.interpolation,
+                         inline_finish=finish_workers == 0, policy=policy.to_record())
             for i, g in enumerate(groups)
         ]
-        # 6. Workers, watched until all have exited.
-        if counts["pending"]:
+        # 6. Generate and finish, watched until every selected job is recorded.
+        if counts["pending"] or counts["generated"]:
             def tick(status: dict[str, Any]) -> None:
                 if on_tick:
                     c = store.selection_counts(selected)
                     on_tick(RunProgress(len(selected_variants), c["done"], c["failed"], c["blocked"],
                                         c["in_flight"], status))
 
-            _supervise(ws, store, configs, selected, opts, tick)
+            executor = create_executor(opts.executor, opts.executor_options)
+            orch = Orchestrator(ws, store, executor, opts.backend, configs if counts["pending"] else [], selected,
+                                OrchestratorOptions(lease_s=opts.lease_s, job_timeout_s=opts.job_timeout_s,
+                                                    backoff_s=opts.backoff_s, interpolation=opts.interpolation,
+                                                    finish_workers=finish_workers,
+                                                    max_worker_restarts=opts.max_worker_restarts,
+                                                    policy=policy.to_record()),
+                                on_tick=tick)
+            orch.run()
         status = write_status(ws, store)
         errors = [e for e in store.events(kinds=["worker_error"], limit=len(configs) * 4)
                   if str(e["worker"]).startswith(run_id + "-")]
@@ -240,7 +269,8 @@ def run(manifest_path: str | Path | Manifest | None, workspace: str | Path, opts
         if on_tick:
             on_tick(RunProgress(len(selected_variants), counts["done"], counts["failed"], counts["blocked"], 0, status))
         return RunResult(ws.root, len(selected_variants), counts["done"], counts["failed"], counts["blocked"],
-                         counts["pending"] + counts["running"], synced["new"], landed, time.time() - t0, status, plan)
+                         counts["pending"] + counts["running"] + counts["generated"], synced["new"], landed,
+                         time.time() - t0, status, plan)
     finally:
         store.close()
 
@@ -265,57 +295,3 @@ def cleanup_orphans(ws: Workspace, store) -> int:
                     item.unlink(missing_ok=True)
                 removed += 1
     return removed
-
-
-def _supervise(ws: Workspace, store, configs: list[WorkerConfig], selected: set[str], opts: RunOptions,
-               on_tick: Callable[[dict[str, Any]], None] | None) -> None:
-    ctx = mp.get_context("spawn")
-    procs: dict[str, mp.process.BaseProcess] = {}
-    restarts = 0
-    stopping = False
-
-    def start(cfg: WorkerConfig) -> None:
-        p = ctx.Process(target=worker_main, args=(cfg,), name=cfg.worker, daemon=False)
-        p.start()
-        procs[cfg.worker] = p
-
-    def on_signal(signum: int, frame: Any) -> None:
-        nonlocal stopping
-        stopping = True
-
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        for cfg in configs:
-            start(cfg)
-        by_name = {c.worker: c for c in configs}
-        while procs:
-            time.sleep(0.25)
-            if stopping:
-                for p in procs.values():
-                    p.terminate()
-                for p in procs.values():
-                    p.join(10)
-                store.reclaim_stale(blame=False)
-                write_status(ws, store)
-                raise KeyboardInterrupt
-            for name, p in list(procs.items()):
-                if p.is_alive():
-                    continue
-                p.join()
-                del procs[name]
-                if p.exitcode not in (0, 2):
-                    # crashed or timed out: return its jobs, blame the one in flight, and restart it
-                    store.reclaim_stale()
-                    if restarts < opts.max_worker_restarts * len(configs) and _work_left(store, configs[0].run_id):
-                        restarts += 1
-                        start(by_name[name])
-            status = write_status(ws, store)
-            if on_tick:
-                on_tick(status)
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
-
-
-def _work_left(store, run_id: str) -> bool:
-    return store.next_retry_at(run_id + ":") is not None

@@ -21,8 +21,8 @@ from ..workspace import Workspace
 
 
 # What a person reads for each job state; machine-readable keys (JSON, the store) keep theirs.
-STATE_WORDS = {"done": "verified", "running": "in progress", "pending": "pending", "failed": "failed",
-               "blocked": "blocked"}
+STATE_WORDS = {"done": "verified", "running": "in progress", "generated": "finishing", "pending": "pending",
+               "failed": "failed", "blocked": "blocked"}
 
 
 def compute_time(status: dict[str, Any]) -> str:
@@ -77,7 +77,7 @@ def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
                              " WHERE j.current = 1 AND j.state IN ('failed', 'blocked') ORDER BY j.finished_at DESC LIMIT 10").fetchall()
         recent_done = c.execute("SELECT COUNT(*) FROM jobs WHERE current = 1 AND state = 'done' AND finished_at > ?",
                                 (now - 600,)).fetchone()[0]
-    keys = ("total", "pending", "in_progress", "completed", "failed", "blocked")
+    keys = ("total", "pending", "in_progress", "finishing", "completed", "failed", "blocked")
     total = dict.fromkeys(keys, 0)
     by_series: dict[str, dict[str, int]] = {}
     by_duration: dict[str, dict[str, int]] = {}
@@ -91,7 +91,8 @@ def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
             state, stale = "pending", stale + 1
         elif state == "running" and not r["in_flight"]:
             state, queued = "pending", queued + 1  # claimed by a worker's batch, not started yet
-        key = {"running": "in_progress", "done": "completed"}.get(state, state)
+        # generated: the raw output is kept and is being (or waits to be) post-processed and verified
+        key = {"running": "in_progress", "done": "completed", "generated": "finishing"}.get(state, state)
         if r["device"] == "cpu":
             cpu_seconds += r["gpu_seconds"] or 0.0
         else:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-__all__ = ["TaskFailed", "run_tasks"]
+__all__ = ["TaskFailed", "TaskPool", "run_tasks"]
 
 _POLL_S = 0.5
 
@@ -57,13 +57,13 @@ class _Worker:
         self.process = ctx.Process(target=_worker_main, args=(child, fn), daemon=True)
         self.process.start()
         child.close()
-        self.task: int | None = None
+        self.task: Any = None
         self.given = 0.0
         self.started: float | None = None   # when the worker began the task (its acknowledgement)
 
-    def give(self, index: int, args: tuple[Any, ...]) -> None:
-        self.task, self.given, self.started = index, time.monotonic(), None
-        self.conn.send((index, args))
+    def give(self, key: Any, args: tuple[Any, ...]) -> None:
+        self.task, self.given, self.started = key, time.monotonic(), None
+        self.conn.send((key, args))
 
     def overdue(self, now: float, timeout_s: float) -> bool:
         """A task's timeout counts from when the worker began it; a worker that never even
@@ -86,14 +86,90 @@ class _Worker:
 BOOT_GRACE_S = 60.0  # a worker process that has not begun its task after this much more is stuck
 
 
-def _context() -> Any:
+def _context(preload: Sequence[str] = ("synthcam.verify.file",)) -> Any:
     methods = mp.get_all_start_methods()
     ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
     if "forkserver" in methods:
         # The server imports the caller's main script and the verifier once; workers fork from it
         # and skip both imports (without "__main__" every worker would re-run the main script).
-        ctx.set_forkserver_preload(["__main__", "synthcam.verify.file"])
+        ctx.set_forkserver_preload(["__main__", *preload])
     return ctx
+
+
+class TaskPool:
+    """Processes that run fn(*args) for tasks submitted one by one; results are collected with
+    `poll`. A task whose worker crashes, hangs past `timeout_s` (counted from when the worker
+    began it) or raises gets a TaskFailed, and a fresh worker takes the next one."""
+
+    def __init__(self, fn: Callable[..., Any], jobs: int, timeout_s: float,
+                 preload: Sequence[str] = ("synthcam.verify.file",)) -> None:
+        self.fn, self.size, self.timeout_s = fn, max(1, jobs), timeout_s
+        self.ctx = _context(preload)
+        self.pending: deque[tuple[Any, tuple[Any, ...]]] = deque()
+        self.workers: list[_Worker] = []
+
+    def submit(self, key: Any, args: tuple[Any, ...]) -> None:
+        self.pending.append((key, args))
+        self._dispatch()
+
+    @property
+    def busy(self) -> int:
+        return len(self.pending) + sum(1 for w in self.workers if w.task is not None)
+
+    def _dispatch(self) -> None:
+        for w in self.workers:
+            if w.task is None and self.pending:
+                key, args = self.pending.popleft()
+                w.give(key, args)
+        while self.pending and len(self.workers) < self.size:
+            w = _Worker(self.ctx, self.fn)
+            self.workers.append(w)
+            key, args = self.pending.popleft()
+            w.give(key, args)
+
+    def poll(self, timeout: float = 0.0) -> list[tuple[Any, Any]]:
+        """Results ready within `timeout` seconds: (key, result or TaskFailed)."""
+        self._dispatch()
+        busy = [w for w in self.workers if w.task is not None]
+        if not busy:
+            return []
+        out: list[tuple[Any, Any]] = []
+        ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=timeout))
+        now = time.monotonic()
+        for n, w in enumerate(self.workers):
+            if w.task is None:
+                continue
+            failure = None
+            if w.conn in ready:
+                try:
+                    message = w.conn.recv()
+                except (EOFError, OSError):
+                    failure = _death(w)
+                else:
+                    if message[0] == "started":
+                        w.started = now
+                        continue
+                    _, key, result = message
+                    w.task = None
+                    out.append((key, result))
+                    continue
+            elif w.process.sentinel in ready or not w.process.is_alive():
+                failure = _death(w)
+            elif w.overdue(now, self.timeout_s):
+                failure = f"no result after {self.timeout_s:g} s; the worker was stopped"
+            if failure is not None:
+                key = w.task
+                w.task = None
+                w.stop(force=True)
+                self.workers[n] = _Worker(self.ctx, self.fn)
+                out.append((key, TaskFailed(failure)))
+        self._dispatch()
+        return out
+
+    def close(self) -> None:
+        for w in self.workers:
+            w.stop(force=w.task is not None)
+        self.workers = []
 
 
 def run_tasks(
@@ -111,48 +187,15 @@ def run_tasks(
     """
     if not tasks:
         return
-    ctx = _context()
-    pending = deque(order if order is not None else range(len(tasks)))
-    workers = [_Worker(ctx, fn) for _ in range(max(1, min(jobs, len(tasks))))]
+    pool = TaskPool(fn, min(jobs, len(tasks)), timeout_s)
     try:
-        while pending or any(w.task is not None for w in workers):
-            for w in workers:
-                if w.task is None and pending:
-                    i = pending.popleft()
-                    w.give(i, tasks[i])
-            busy = [w for w in workers if w.task is not None]
-            ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=_POLL_S))
-            now = time.monotonic()
-            for n, w in enumerate(workers):
-                if w.task is None:
-                    continue
-                failure = None
-                if w.conn in ready:
-                    try:
-                        message = w.conn.recv()
-                    except (EOFError, OSError):
-                        failure = _death(w)
-                    else:
-                        if message[0] == "started":
-                            w.started = now
-                            continue
-                        _, index, result = message
-                        w.task = None
-                        on_result(index, result)
-                        continue
-                elif w.process.sentinel in ready or not w.process.is_alive():
-                    failure = _death(w)
-                elif w.overdue(now, timeout_s):
-                    failure = f"no result after {timeout_s:g} s; the worker was stopped"
-                if failure is not None:
-                    index = w.task
-                    w.task = None
-                    w.stop(force=True)
-                    workers[n] = _Worker(ctx, fn)
-                    on_result(index, TaskFailed(failure))
+        for i in (order if order is not None else range(len(tasks))):
+            pool.pending.append((i, tasks[i]))
+        while pool.busy:
+            for index, result in pool.poll(_POLL_S):
+                on_result(index, result)
     finally:
-        for w in workers:
-            w.stop(force=w.task is not None)
+        pool.close()
 
 
 def _death(w: _Worker) -> str:
