@@ -519,8 +519,8 @@ def test_check_names_what_is_missing(tmp_path, checkout):
     empty.mkdir()
     with pytest.raises(BackendError, match="has no examples/inference.py"):
         backend_for(empty).check()
-    with pytest.raises(BackendError, match="not set"):
-        create_backend("cosmos", {"python": sys.executable}, ["0"]).check()
+    with pytest.raises(InputError, match="no checkout"):  # refused when the options are read, before any run
+        create_backend("cosmos", {"python": sys.executable}, ["0"])
     with pytest.raises(BackendError, match="not on PATH"):
         backend_for(checkout, python=str(tmp_path / "no-python")).check()
     old = tmp_path / "old"
