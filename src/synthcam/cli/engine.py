@@ -289,12 +289,14 @@ def read_status(workspace: Path) -> dict[str, Any]:
         store, writable = ws.reader(), False
     try:
         integrity = check_verified(ws, store, repair=writable)
-        status = derive_status(store)
+        status = None
         if writable:
             try:
                 status = write_status(ws, store)
-            except StorageError:
+            except StorageError:  # a read-only status file: report without writing
                 writable = False
+        if status is None:
+            status = derive_status(store)
         status["integrity"] = {"checked": integrity.checked, "missing": integrity.missing,
                                "changed": integrity.changed, "requeued": integrity.requeued}
         status["read_only"] = not writable

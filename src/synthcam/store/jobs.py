@@ -338,6 +338,14 @@ class JobsMixin:
                 self._event(c, "generated", job_id, None, f"{raw.get('dir', '')} (found on resume)", now=now)
         return bool(n)
 
+    def verified_files(self) -> list[tuple[str, str, str | None, str | None, int | None, int | None]]:
+        """(job_id, name, output, sha256, size, mtime_ns) of every verified clip of the plan: what the
+        integrity check compares with the disk, without parsing whole job records."""
+        rows = self.conn.execute("SELECT job_id, name, output, sha256, json_extract(probe, '$.size') AS size,"
+                                 " json_extract(probe, '$.mtime_ns') AS mtime FROM jobs"
+                                 " WHERE current = 1 AND state = 'done'").fetchall()
+        return [(r["job_id"], r["name"], r["output"], r["sha256"], r["size"], r["mtime"]) for r in rows]
+
     def ready(self, now: float | None = None) -> list[tuple[str, str, float]]:
         """(job_id, name, cost_s) of pending jobs that may be claimed now, longest first."""
         now = now or time.time()
