@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import InputError
-from ._app import DEFAULT_WORKSPACE, JsonOpt, ManifestOpt, WorkspaceOpt, app, console, echo_json, handles_errors, plain, say, warn
+from ._app import Command, DEFAULT_WORKSPACE, JsonOpt, ManifestOpt, WorkspaceOpt, app, console, echo_json, handles_errors, plain, say, warn
 from .spec import DurationsOpt, OnlyOpt, parse_durations, split_list
 
 
@@ -74,7 +74,7 @@ def describe_plan(plan: Any, backend: str, workspace: Path) -> list[str]:
     return lines
 
 
-@app.command("run")
+@app.command("run", cls=Command)
 @handles_errors
 def run_cmd(
     manifest: ManifestOpt = None,
@@ -305,7 +305,7 @@ def read_status(workspace: Path) -> dict[str, Any]:
         store.close()
 
 
-@app.command("status")
+@app.command("status", cls=Command)
 @handles_errors
 def status_cmd(workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
                watch: Annotated[bool, typer.Option("--watch", help="Refresh live until Ctrl-C.")] = False,
@@ -349,7 +349,7 @@ def job_report(workspace: Path, key: str) -> dict[str, Any]:
         store.close()
 
 
-@app.command("logs")
+@app.command("logs", cls=Command)
 @handles_errors
 def logs_cmd(job: Annotated[str, typer.Argument(metavar="JOB", help="Job ID (or a prefix) or clip name like P01_5s.")],
              workspace: WorkspaceOpt = DEFAULT_WORKSPACE, json_out: JsonOpt = False) -> None:
@@ -381,7 +381,7 @@ def logs_cmd(job: Annotated[str, typer.Argument(metavar="JOB", help="Job ID (or 
         console.print(plain(r["log"]), end="", soft_wrap=True)
 
 
-@app.command("adopt")
+@app.command("adopt", cls=Command)
 @handles_errors
 def adopt_cmd(source: Annotated[Path, typer.Argument(metavar="DIR", help="Folder of clips made elsewhere (Cosmos output with sidecars, or <ID>_<N>s.mp4).")],
               manifest: ManifestOpt = None,

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
-from ._app import app, console, handles_errors
+from ._app import Command, app, console, handles_errors
 
 
-@app.command("render")
+@app.command("render", cls=Command)
 @handles_errors
 def render(
     clip_id: str = typer.Argument(..., metavar="ID", help="Clip ID from the manifest, e.g. T01."),
@@ -22,7 +22,7 @@ def render(
 ) -> None:
     """Render one clip on the CPU, with MOT, COCO and count ground truth beside it.
 
-    Example: synthcam render T01 --duration 5 --out clip.mp4 --manifest tests/data/mini.yaml
+    Example: synthcam render T01 --duration 5 --out clip.mp4 -m builtin
     """
     from ..backends.procedural import RenderOptions, render_clip
 
