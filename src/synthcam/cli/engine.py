@@ -92,6 +92,7 @@ def run_cmd(
     disable_guardrails: Annotated[bool, typer.Option("--disable-guardrails", help="Pass --disable-guardrails (the licence requires an equivalent safeguard).")] = False,
     model_dir: Annotated[Optional[Path], typer.Option(metavar="DIR", help="diffusers: a local pipeline folder with the weights.")] = None,
     revision: Annotated[Optional[str], typer.Option(metavar="REV", help="diffusers: the Hub revision, e.g. diffusers/base/post-trained.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(metavar="N", help="diffusers: clips of the same shape denoised together.")] = None,
     offload: Annotated[Optional[list[str]], typer.Option(metavar="FLAG", help="Cosmos offload flag, repeatable, e.g. --offload --offload-text-encoder.")] = None,
     job_timeout: Annotated[Optional[float], typer.Option(metavar="SECONDS", help="Seconds before a job counts as hung (Cosmos: per 93-frame chunk).")] = None,
     interpolation: Annotated[str, typer.Option(metavar="METHOD", help="16->24 fps: mci (motion-compensated) | blend | dup")] = "mci",
@@ -124,7 +125,7 @@ def run_cmd(
     flags: dict[str, Any] = {"checkout": str(cosmos_checkout) if cosmos_checkout else None, "launcher": launcher,
                              "image": docker_image, "disable_guardrails": disable_guardrails or None,
                              "offload": offload, "model_dir": str(model_dir) if model_dir else None,
-                             "revision": revision}
+                             "revision": revision, "batch_size": batch_size}
     options: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
     if model and "model" in cls.option_names():
         options["model"] = model
