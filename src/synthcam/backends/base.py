@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..manifest import Manifest, Variant
+    from ..verify.report import Finding
     from ..prompts import CompiledClip
 
 
@@ -46,6 +47,7 @@ class RawClip:
     frames: int                     # frames as produced
     at_target: bool                 # True when already exactly target fps/frames/codec
     extras: dict[str, Path] = field(default_factory=dict)  # sidecars: ground truth, Cosmos json...
+    audit: list[Finding] = field(default_factory=list)     # fidelity findings from the backend's own truth: any one fails the clip
 
 
 @dataclass

@@ -267,9 +267,14 @@ class Worker:
                              frames=spec["frames"], expects_motion=(action.motion != "none") if action else None,
                              id=job.clip_id)
         report = verify_file(staged, expect)
+        for finding in raw.audit:  # the backend's fidelity audit: a clip that does not show its manifest is not verified
+            report.add(finding.kind, finding.detail)
         findings = [f.model_dump() for f in report.findings]
         if report.status != "ok":
-            detail = report.findings[0].detail if report.findings else report.status
+            first, *others = report.findings or [None]
+            detail = first.detail if first else report.status
+            if others:  # the store keeps one reason per job: name the rest, so none is lost from view
+                detail += " (also " + "; ".join(f"{f.kind}: {f.detail}" for f in others) + ")"
             self._fail(job.job_id, f"verify:{report.status}", detail, retryable=report.status in TRANSIENT_VERIFY)
             return
         twin = self._sibling_twin(job, report)
