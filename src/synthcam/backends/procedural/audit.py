@@ -38,7 +38,7 @@ __all__ = ["AUDIT_KINDS", "Auditor", "Thresholds"]
 
 AUDIT_KINDS = ("out_of_frame", "cut_short", "prop_missing", "too_small", "low_contrast", "ir_colour")
 REFERENCE_HEIGHT = 704          # sizes are stated for a 1280x704 frame and scale with the frame height
-CONTRAST_EVERY = 6              # frames between contrast samples (4 per second at 24 fps)
+CONTRAST_EVERY = 8              # frames between contrast samples (3 per second at 24 fps)
 EDGE = 2                        # px (at 704 rows) across the silhouette at which inside and outside are compared
 
 

@@ -16,6 +16,7 @@ import numpy as np
 HOURS = {"day": (9.0, 16.5), "dawn": (5.5, 7.0), "dusk": (17.5, 19.5), "night": (21.5, 28.5)}
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 LETTERS, OUTLINE = (235, 235, 235), (12, 12, 12)
+BLEND = np.round(OUTLINE[0] + (LETTERS[0] - OUTLINE[0]) * np.arange(256) / 255).astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,8 @@ class Overlay:
         ring = cv2.dilate((letters > 0).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * edge + 1,) * 2))
         mask = ring.copy()
         mask[edge:, edge:] |= ring[:-edge, :-edge]
-        alpha = (letters.astype(np.float32) / 255.0)[..., None]
-        pixels = np.round(np.array(OUTLINE, np.float32) * (1 - alpha) + np.array(LETTERS, np.float32) * alpha).astype(np.uint8)
-        pixels[mask == 0] = 0
+        grey = cv2.bitwise_and(cv2.LUT(letters, BLEND), mask * 255)   # outline to letters by their coverage, only in the mask
+        pixels = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
         return pixels, mask.astype(bool)
 
     @property
