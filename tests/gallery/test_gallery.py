@@ -196,3 +196,13 @@ def test_a_failed_fidelity_audit_shows_every_finding(qa_ws: Workspace) -> None:
     assert set(cell["data-kinds"].split()) == {"out_of_frame", "low_contrast"}
     assert "verify:out_of_frame: the person (track 1) is never in view" in text
     assert "also low_contrast: the person (track 1) differs by delta E 3.0" in text
+
+
+def test_cpu_backends_show_cpu_time_not_gpu_hours(qa_ws: Workspace) -> None:
+    store = qa_ws.store()
+    try:
+        store.conn.execute("UPDATE jobs SET spec = json_set(spec, '$.device', 'cpu')")
+    finally:
+        store.close()
+    text, _ = build(qa_ws)
+    assert "CPU h</li>" in text and "GPU h</li>" not in text
