@@ -82,8 +82,10 @@ def _check_after_kill(ws: Path) -> None:
         assert_only_verified_on_disk(ws)
 
 
-def _check_completed(ws: Path, clips: int, worker_kills: int) -> None:
+def _check_completed(ws: Path, clips: int, worker_kills: int, truth: bool) -> None:
     assert_only_verified_on_disk(ws)
+    raw = ws / "raw"
+    assert not (list(raw.iterdir()) if raw.is_dir() else []), "raw outputs left after every clip was recorded"
     store = JobStore(ws / "synthcam.db")
     try:
         jobs = store.jobs()
@@ -100,6 +102,10 @@ def _check_completed(ws: Path, clips: int, worker_kills: int) -> None:
         keys = ("total", "completed", "pending", "in_progress", "failed", "blocked")
         assert {k: status[k] for k in keys} == {k: live[k] for k in keys}
         assert live["completed"] == clips and live["in_progress"] == 0
+        if truth:  # no kill may lose a recorded clip's ground truth
+            gt = {j.name: ws / "clips" / f"{j.name}.gt" for j in jobs}
+            missing = [n for n, d in gt.items() if not (d.is_dir() and any(d.iterdir()))]
+            assert not missing, f"recorded clips without ground truth: {missing}"
     finally:
         store.close()
     assert not list((ws / "staging").iterdir()) if (ws / "staging").exists() else True
@@ -164,7 +170,7 @@ def test_kill9_while_work_is_unfinished_then_resume(tmp_path, backend):
             targets[target] += 1
         final = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
         assert final.returncode == 0, final.stderr[-2000:]
-        _check_completed(ws, clips, worker_kills)
+        _check_completed(ws, clips, worker_kills, truth=backend == "procedural")
     assert counted == TRIALS and all(targets.values()), targets
     print(f"{backend}: {counted} kills interrupted unfinished work ({attempted} attempted, {workspaces} workspaces,"
           f" targets {targets})")
