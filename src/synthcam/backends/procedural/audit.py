@@ -590,8 +590,9 @@ def _drive_past(a: Auditor, lead: Actor | None, script: Script | None) -> list[F
     idx = np.flatnonzero(sel)
     if not len(idx):
         return [Finding(kind="cut_short", detail="the vehicle never drives through the view")]
-    enters = idx[0] > 0 or t.edge[idx[0]]
-    leaves = idx[-1] < a.frames - 1 or t.edge[idx[-1]]
+    drawn = np.flatnonzero(a.sampled)       # with a stride, the first and last frames drawn are not 0 and frames - 1
+    enters = idx[0] > drawn[0] or t.edge[idx[0]]
+    leaves = idx[-1] < drawn[-1] or t.edge[idx[-1]]
     out = a._moves(vehicles[0], "the vehicle driving past", 0.3)
     if not enters:
         out.append(Finding(kind="cut_short", detail="the vehicle is already in the middle of the view when the clip starts"))

@@ -47,6 +47,12 @@ def drive_past(st: Stage, lane: str | None = None, delay: float = 0.0) -> Script
         a = (st.cam.x_at_u(0.0 if way > 0 else st.cam.width, z) - 3.2 * way, z)
         far_edge = st.cam.x_at_u(st.cam.width if way > 0 else 0.0, z)
         speed = float(np.clip((abs(far_edge - a[0]) + 3.2) / (0.85 * st.T), 4.0, 12.5))
+    if st.T >= 20:
+        # the pass (half of it at half speed, half at 0.6), a stop of 0.2 T and the way back must fit
+        # the clip, or its end cuts the vehicle off mid-frame on the way back: fast enough that
+        # they take at most 1.3 T, which fit() then shrinks to T (it can shrink by 1.45 at most)
+        trip = length * (1 / (2 * 0.5) + 1 / (2 * 0.6) + 1.0)
+        speed = max(speed, float(np.clip(trip / (1.1 * st.T - 1.5 - delay), 4.0, 12.5)))
     s = Script(a, _heading(a, b), speed)
     if delay:
         s.hold(delay, legs="drive", hidden=True)
@@ -58,6 +64,16 @@ def drive_past(st: Stage, lane: str | None = None, delay: float = 0.0) -> Script
     else:
         s.walk(b, legs="drive")
     return s
+
+
+def _beside(st: Stage, guide: Script | Follower, side: float) -> Follower:
+    """An animal walking with a person, on whichever side the camera sees it more often: on
+    the near side of a near walker it can drop off the bottom of the frame or walk behind a
+    hedge the walker's head clears."""
+    def seen(f: Follower) -> int:
+        return sum(not hidden and st.seen((pose.x, pose.z)) for pose, hidden in (f.at(t) for t in np.linspace(0, st.T, 41)))
+    right, left = Follower(guide, side, -0.4, 0.0), Follower(guide, -side, -0.4, 0.0)
+    return left if seen(left) > seen(right) else right
 
 
 def pull_in(st: Stage, arrive_s: float) -> Script:
@@ -176,7 +192,7 @@ def direct(world: World, plan: ClipPlan, cast: Cast, rng: np.random.Generator) -
         walker = next((p for p in people if p.leash is a), None)
         if walker is not None or (lead is not None and path not in ANIMAL_PATHS):
             guide = walker.timeline if walker is not None else lead
-            a.timeline = Follower(guide, 0.9 + 0.5 * k, -0.4, 0.0)
+            a.timeline = _beside(st, guide, 0.9 + 0.5 * k)
         else:
             build = PERSON_PATHS[path if path in ANIMAL_PATHS else "wander"]
             # a cat 20 m away is a few pixels: small animals keep close, others no farther than mid

@@ -166,6 +166,10 @@ def place_occluder(r: Renderer, rng: np.random.Generator) -> None:
         pose, hidden = lead.timeline.at(f * T)
         if not hidden:
             tries.append(lambda spot=(pose.x, pose.z): _place_point(r, rng, lead, kind, spot))
+    if kind == "post":
+        # a post beside the sight line is drawn over the subject only while the line to its middle
+        # crosses it (a walker passing: a blink): last, a post that the line crosses near its edge
+        tries.append(lambda: _place_point(r, rng, lead, kind, target, edge=True))
     # keep the first placement that stands between the lens and the subject long enough
     shown = _hidden_time(r, lead, [])
     need = min(0.3 * shown, 0.4 if lead.kind == "vehicle" else 0.9)   # a margin over the audit's 20% / 0.5 s
@@ -261,8 +265,10 @@ def _blocks(cx: float, cy: float, cz: float, px: float, py: float, pz: float, a:
     return 0.0 < s < 1.0 - 0.25 / max(reach, 0.3) and 0.0 <= w <= 1.0 and cy + (py - cy) * s < top
 
 
-def _place_point(r: Renderer, rng: np.random.Generator, lead: Actor, kind: str, target: tuple[float, float]) -> None:
-    """A hedge, fence, box, post, bins or a tree across the line of sight just in front of `target`."""
+def _place_point(r: Renderer, rng: np.random.Generator, lead: Actor, kind: str, target: tuple[float, float],
+                 edge: bool = False) -> None:
+    """A hedge, fence, box, post, bins or a tree across the line of sight just in front of `target`
+    (a post: beside it, or with `edge` across it near the post's edge)."""
     plan = r.plan
     cx, cz = r.cam.position[0], r.cam.position[2]
     d = math.hypot(target[0] - cx, target[1] - cz)
@@ -287,7 +293,7 @@ def _place_point(r: Renderer, rng: np.random.Generator, lead: Actor, kind: str, 
             half = min(half, 0.7)
             mid = (mid[0] - uz * (half - 0.12), mid[1] + ux * (half - 0.12))   # its end just past the middle
     if kind in ("post", "tree"):  # narrow: stand off to one side of the line of sight, hiding part of the subject
-        shift = (0.1 if heavy else 0.22) * size * (1 if rng.random() < 0.5 else -1)
+        shift = (0.15 if edge else 0.1 if heavy else 0.22) * size * (1 if rng.random() < 0.5 else -1)
         mid = (mid[0] - uz * shift, mid[1] + ux * shift)
     if lead.kind == "vehicle" and any(a.kind == "person" and a.role == "subject" for a in r.cast.actors):
         height = min(height, 1.2)   # a driver getting out or a rider still shows head and shoulders

@@ -179,29 +179,31 @@ def wander(st: Stage) -> Script:
     return s
 
 
-def indoors(st: Stage, door: XZ, face: float) -> XZ:
-    """A point through the door: behind its wall, or (door under the camera) out of frame."""
+def indoors(st: Stage, door: XZ, face: float) -> tuple[XZ, XZ]:
+    """Through the door: the first point where the figure is out of sight (behind its wall, or,
+    door under the camera, out of frame), and one a step further in."""
     step = (math.sin(face), math.cos(face))
     for k in range(3, 16):
         p = (door[0] + 0.4 * k * step[0], door[1] + 0.4 * k * step[1])
         if not any(st.head_in_frame(p, y) for y in (0.0, 0.9, 1.7)) or (k >= 4 and not st.seen(p)):
             # a step further in: coming out, the figure walks into the picture rather than appearing in it
-            return (p[0] + 0.8 * step[0], p[1] + 0.8 * step[1])
-    return p
+            return p, (p[0] + 0.8 * step[0], p[1] + 0.8 * step[1])
+    return p, p
 
 
 def enter_house(st: Stage) -> Script:
     s = arrive(st, st.route("approach"), min(0.5 * st.T, 12.0))
     s.mark("door")
     _door(st, s, seconds=1.0)
-    inside = indoors(st, s.pos, st.world.facing("door"))
-    s.walk(inside, 0.9).mark("inside").hold(1.0, hidden=True, flex=1.0)
+    gone, inside = indoors(st, s.pos, st.world.facing("door"))
+    # "inside" is the moment the figure passes out of sight, not the end of its walk beyond it
+    s.walk(gone, 0.9).mark("inside").walk(inside, 0.9).hold(1.0, hidden=True, flex=1.0)
     return s
 
 
 def leave_house(st: Stage) -> Script:
     door, face = st.anchor("door"), st.world.facing("door")
-    inside = indoors(st, door, face)
+    _, inside = indoors(st, door, face)
     s = Script(inside, face + math.pi, st.pace)
     s.hold(st.u(0.3, 0.15 * st.T + 0.3), hidden=True, flex=0.5).mark("out").walk(door, 0.9, hidden=False)
     if st.T >= 10:

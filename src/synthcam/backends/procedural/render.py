@@ -36,7 +36,8 @@ from .world import segments, sight_blocked
 # Limited-range luma for grey frames: what cv2's BGR->I420 gives for R = G = B.
 GREY_TO_Y = np.array([16 + round(v * 219 / 255) for v in range(256)], dtype=np.uint8)
 SHADOW = {"day": 0.55, "dawn": 0.75, "dusk": 0.82}
-SEPARATE = 40.0          # delta E a subject's colours keep from their background (the audit asks 10)
+SEPARATE = 40.0          # delta E a subject's colours keep from their background (the audit asks 12)
+LIGHTS_FADE_S = 0.8      # a stopped car's lights fading out
 
 
 @dataclass
@@ -357,20 +358,29 @@ class Renderer:
             _darken(self.frame, np.round(uv).astype(np.int32), factor)
 
     def _lit(self, vehicle: Actor, t: float) -> bool:
-        """Lights on, except a car that has pulled up for its driver to get out: the engine is off
-        a second after it stops ("its lights go dark")."""
+        """The lamps themselves: on until their light has half faded."""
+        return self._light(vehicle, t) > 0.5
+
+    def _light(self, vehicle: Actor, t: float) -> float:
+        """How bright the lights are (0-1): on, except a car that has pulled up for its driver to get
+        out, whose engine is off a second after it stops ("its lights go dark"). They fade over
+        LIGHTS_FADE_S as real lamps do: a headlight beam on snow going dark in one frame changes
+        the picture as much as a cut does."""
         if not self.lights_on:
-            return False
+            return 0.0
         timeline = vehicle.timeline
-        return not (self.plan.path == "exit_vehicle" and isinstance(timeline, Script) and "stop" in timeline.marks
-                    and t > timeline.time_of("stop") + 1.0)
+        if not (self.plan.path == "exit_vehicle" and isinstance(timeline, Script) and "stop" in timeline.marks):
+            return 1.0
+        u = (t - timeline.time_of("stop") - 1.0) / LIGHTS_FADE_S
+        return 1.0 if u <= 0 else 0.0 if u >= 1 else 0.5 * (1 + math.cos(math.pi * u))
 
     def _beams(self, drawn: list[Drawn], t: float) -> None:
         night = self.look.ir or self.look.lamps > 0.3
         strength = 40 if self.look.ir else 50
         for v in self.cast.of("vehicle") if self.lights_on and night else ():
             # from the timeline, not the drawing: the beam reaches into view before the car does
-            if v.look[0] == "bicycle" or isinstance(v.timeline, Static) or v.timeline is None or not self._lit(v, t):
+            level = 0.0 if v.look[0] == "bicycle" or isinstance(v.timeline, Static) or v.timeline is None else self._light(v, t)
+            if level <= 0:
                 continue
             pose, hidden = v.timeline.at(t)
             if hidden:
@@ -378,7 +388,7 @@ class Renderer:
             right, forward = frame_axes(pose.heading)
             small = v.look[0] == "motorcycle"
             front = np.array([pose.x, 0.0, pose.z]) + forward * (1.0 if small else MODELS.get(v.look[0], MODELS["sedan"]).length / 2)
-            beam(self.frame, self.cam, front, forward, 8.0 if small else 13.0, 1.5 if small else 3.5, strength)
+            beam(self.frame, self.cam, front, forward, 8.0 if small else 13.0, 1.5 if small else 3.5, round(strength * level))
         for d in drawn:
             if d.body is None:
                 continue
