@@ -51,12 +51,30 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def _temp_prefix(final: Path) -> str:
+    # The writer's pid is in the name, so a later run can tell a dead writer's leftovers from a
+    # live writer's work in progress (see temp_owner).
+    return f".{final.name}.p{os.getpid()}-"
+
+
+_TEMP_OWNER = re.compile(r"^\..+\.(?:p(\d+)-[^/]*\.partial|old-(\d+))$")
+
+
+def temp_owner(name: str) -> int | None:
+    """The pid of the process that made a temporary name beside an output (`.X.p<pid>-….partial`
+    or `.X.old-<pid>`), or None when the name is not one of ours or predates pids in names."""
+    match = _TEMP_OWNER.match(name)
+    if not match:
+        return None
+    return int(match.group(1) or match.group(2))
+
+
 @contextlib.contextmanager
 def atomic_path(final: Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside `final`; rename it into place only if the block succeeds."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix + ".partial", dir=final.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=_temp_prefix(final), suffix=suffix + ".partial", dir=final.parent)
     os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are ordinary shared files
     os.close(fd)
     tmp = Path(tmp_name)
@@ -85,7 +103,7 @@ def atomic_dir(final: Path) -> Iterator[Path]:
     """Build a folder's new contents in a sibling temp folder, then swap it in whole."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(final), suffix=".partial", dir=final.parent))
     os.chmod(tmp, 0o777 & ~_umask())
 
     try:

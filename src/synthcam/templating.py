@@ -13,8 +13,7 @@ from __future__ import annotations
 import ctypes
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import jinja2
@@ -132,45 +131,60 @@ class _RenderTimeout(BaseException):
 
 
 class _Watchdog:
-    """One daemon thread that interrupts renders past their deadline (one per process, started on
-    first use, so a render costs no thread start)."""
+    """One daemon thread that interrupts renders past their deadline (started on first use, so a
+    render costs no thread start; it exits after a second with nothing to watch).
+
+    The interrupt is an asynchronous exception, which Python delivers at any later bytecode of the
+    rendering thread. So that thread never runs Python-level locking code while one may be
+    pending (a `threading.Condition` or `Event` would be: an interrupt landing inside their
+    `__exit__` leaks the lock and stops the watchdog for good): it only takes a plain C lock, with
+    `with`, whose release runs even when the interrupt lands inside; the watchdog polls instead of
+    being notified."""
+
+    POLL_S = 0.05
+    IDLE_EXIT_S = 1.0
 
     def __init__(self) -> None:
-        self.cond = threading.Condition()
+        self.lock = threading.Lock()
         self.deadlines: dict[int, float] = {}
         self.fired: set[int] = set()
-        self.thread: threading.Thread | None = None
+        self.running = False
 
     def _run(self) -> None:
-        with self.cond:
-            while True:
-                now = time.monotonic()
+        idle_since = time.monotonic()
+        while True:
+            time.sleep(self.POLL_S)
+            now = time.monotonic()
+            with self.lock:
                 for ident, when in list(self.deadlines.items()):
                     if when <= now:
                         del self.deadlines[ident]
                         self.fired.add(ident)
                         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(_RenderTimeout))
-                wait = min(self.deadlines.values(), default=now + 3600) - now
-                self.cond.wait(max(0.001, wait))
+                if self.deadlines:
+                    idle_since = now
+                elif now - idle_since > self.IDLE_EXIT_S:
+                    self.running = False
+                    return
 
-    @contextmanager
-    def deadline(self, seconds: float) -> Iterator[None]:
+    def arm(self, seconds: float) -> int:
         ident = threading.get_ident()
-        with self.cond:
-            if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(target=self._run, name="template-deadline", daemon=True)
-                self.thread.start()
+        with self.lock:
+            self.fired.discard(ident)
             self.deadlines[ident] = time.monotonic() + seconds
-            self.cond.notify()
-        try:
-            yield
-        finally:
-            with self.cond:
-                self.deadlines.pop(ident, None)
-                if ident in self.fired:
-                    self.fired.discard(ident)
-                    # An interrupt fired just as the render finished must not surface later, elsewhere.
-                    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), None)
+            start = not self.running
+            self.running = True
+        if start:
+            threading.Thread(target=self._run, name="template-deadline", daemon=True).start()
+        return ident
+
+    def disarm(self, ident: int) -> None:
+        with self.lock:
+            self.deadlines.pop(ident, None)
+            if ident in self.fired:
+                self.fired.discard(ident)
+                # An interrupt fired just as the render finished must not surface later, elsewhere.
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), None)
 
 
 _WATCHDOG = _Watchdog()
@@ -181,12 +195,15 @@ def render_bounded(template: jinja2.Template, context: dict[str, Any]) -> str:
     out: list[str] = []
     total = 0
     try:
-        with _WATCHDOG.deadline(MAX_RENDER_S):
+        ident = _WATCHDOG.arm(MAX_RENDER_S)
+        try:
             for piece in template.generate(**context):
                 total += len(piece)
                 if total > MAX_OUTPUT_CHARS:
                     raise TemplateLimit(f"the rendered prompt is over the limit of {MAX_OUTPUT_CHARS:,} characters")
                 out.append(piece)
+        finally:
+            _WATCHDOG.disarm(ident)
     except _RenderTimeout:
         raise TemplateLimit(f"rendering took longer than {MAX_RENDER_S:g} s") from None
     except TemplateLimit:

@@ -314,3 +314,50 @@ def test_ground_truth_appears_only_beside_a_recorded_clip_and_a_crash_loses_none
     got = sorted(p.relative_to(ws / "clips").as_posix() for p in (ws / "clips").rglob("*.gt/*"))
     assert got == expected
     assert not list((ws / "raw").iterdir())
+
+
+def test_leftovers_of_a_dead_writer_go_even_while_a_killed_runs_workers_look_live(tmp_path):
+    """A run killed mid-landing leaves a half-built folder in clips/. Its workers can still look
+    live when the next run starts a moment later (they have not yet noticed their parent died), yet
+    the leftover must not survive that run: its writer, named in it, is dead. A live writer's work
+    in progress is left alone."""
+    from synthcam.engine.runner import cleanup_orphans
+    from synthcam.fsutil import atomic_dir, atomic_path, temp_owner
+    from synthcam.workspace import Workspace
+
+    ws = Workspace.at(tmp_path / "ws")
+    ws.clips_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_dir(ws.clips_dir / "A01_5s.gt") as tmp:
+        assert temp_owner(tmp.name) == os.getpid()
+    with atomic_path(ws.clips_dir / "A01_5s.mp4") as tmp:
+        assert temp_owner(tmp.name) == os.getpid()
+    assert temp_owner(".A01_5s.gt.old-4242") == 4242 and temp_owner("A01_5s.mp4") is None
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        store = ws.store()
+        try:
+            store.register_worker("killed-w0", "killed", pid=alive.pid)  # still looks live
+            leftovers = [ws.clips_dir / f".A01_5s.gt.p{dead.pid}-x1y2.partial", ws.clips_dir / f".A01_5s.gt.old-{dead.pid}"]
+            for folder in leftovers:
+                folder.mkdir()
+                (folder / "boxes.json").write_text("{}")
+            (ws.clips_dir / f".A02_5s.mp4.p{dead.pid}-z3.partial").write_bytes(b"half")
+            leftovers.append(ws.clips_dir / f".A02_5s.mp4.p{dead.pid}-z3.partial")
+            in_progress = ws.clips_dir / f".A03_5s.gt.p{alive.pid}-w4.partial"
+            in_progress.mkdir()
+            unknown = ws.clips_dir / ".A04_5s.mp4.abc.partial"  # no pid: kept while a run may be live
+            unknown.write_bytes(b"?")
+            assert cleanup_orphans(ws, store) == 3
+            assert not any(p.exists() for p in leftovers)
+            assert in_progress.is_dir() and unknown.exists()
+            store.worker_exited("killed-w0")
+            assert cleanup_orphans(ws, store) == 2  # no live run at all: everything temporary goes
+            assert not in_progress.exists() and not unknown.exists()
+        finally:
+            store.close()
+    finally:
+        alive.kill()
+        alive.wait()

@@ -227,3 +227,45 @@ def test_bad_worker_counts_are_refused(tmp_path, value):
     assert_one_line_error(invoke("run", "-m", TINY, "-w", tmp_path / "ws", "--backend", "simple", "--workers", value),
                           "--workers", code=2)
     assert not (tmp_path / "ws").exists()
+
+
+def test_the_render_deadline_survives_interrupts_landing_at_any_moment(monkeypatch):
+    """The deadline is an asynchronous interrupt, so it can land anywhere in the rendering thread,
+    bookkeeping included (once, under coverage's tracing, one landed in a Condition's exit, leaked
+    its lock and left the watchdog dead: the next runaway render spun forever). Hundreds of renders
+    against a deadline they may or may not meet, then a pause long enough for the watchdog thread
+    to exit idle, must leave it working: a runaway template afterwards is still stopped."""
+    import threading
+    import time
+
+    from synthcam import templating
+
+    env = templating.bounded_environment()
+    racing = env.from_string("{% for i in range(n) %}{{ i }}{% endfor %}")
+    runaway = env.from_string("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}x")
+    monkeypatch.setattr(templating, "MAX_RENDER_S", 0.002)
+    outcomes = {"rendered": 0, "stopped": 0}
+    for n in [50, 200, 400, 800, 1600] * 60:
+        try:
+            templating.render_bounded(racing, {"n": n})
+            outcomes["rendered"] += 1
+        except templating.TemplateLimit:
+            outcomes["stopped"] += 1
+    assert sum(outcomes.values()) == 300
+    monkeypatch.setattr(templating._Watchdog, "IDLE_EXIT_S", 0.05)
+    time.sleep(0.3)
+    assert not templating._WATCHDOG.running, "the idle watchdog thread should have exited"
+    monkeypatch.setattr(templating, "MAX_RENDER_S", 0.2)
+    result: dict[str, object] = {}
+
+    def render_runaway() -> None:
+        try:
+            templating.render_bounded(runaway, {})
+        except templating.TemplateLimit as exc:
+            result["error"] = str(exc)
+
+    thread = threading.Thread(target=render_runaway, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "the watchdog no longer stops runaway renders"
+    assert "longer than" in str(result.get("error"))

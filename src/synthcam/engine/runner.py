@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError, InputError, LintFailed
+from ..fsutil import temp_owner
+from ..store import pid_alive
 from ..lint import lint_compiled
 from ..manifest import Manifest, load_manifest
 from ..prompts import compile_manifest, select_variants
@@ -287,9 +289,16 @@ def cleanup_orphans(ws: Workspace, store) -> int:
             if folder.name not in live and not folder.is_symlink():
                 shutil.rmtree(folder, ignore_errors=True) if folder.is_dir() else folder.unlink(missing_ok=True)
                 removed += 1
-    if not live and ws.clips_dir.is_dir():
+    if ws.clips_dir.is_dir():
         for item in ws.clips_dir.iterdir():
-            if item.name.startswith(".") and (".partial" in item.name or ".old-" in item.name):
+            if not (item.name.startswith(".") and (".partial" in item.name or ".old-" in item.name)):
+                continue
+            # Only runs write here. With no live worker, no run is live; otherwise a leftover
+            # whose writer (named in it) is dead on this host is safe to remove: the workers of
+            # a run killed a moment ago may still look live, and its leftovers must not survive
+            # the run that resumes it.
+            owner = temp_owner(item.name)
+            if not live or (owner is not None and owner != os.getpid() and not pid_alive(owner)):
                 if item.is_dir() and not item.is_symlink():
                     shutil.rmtree(item, ignore_errors=True)
                 else:
