@@ -215,11 +215,16 @@ def _status_table(status: dict[str, Any]) -> Table:
 
 def _workers_table(status: dict[str, Any]) -> Table:
     t = Table(title="workers")
-    for col in ("worker", "gpus", "job", "elapsed", "model loads", "verified"):
+    nodes = any(w.get("node") for w in status["workers"])  # workers on a cluster: by node, then GPU
+    for col in (("worker", "node") if nodes else ("worker",)) + ("gpus", "job", "elapsed", "model loads", "verified"):
         t.add_column(col)
-    for w in status["workers"]:
-        t.add_row(plain(w["worker"]), plain(w["gpus"] or "-"), plain(w["job"] or "idle"),
+    for w in sorted(status["workers"], key=lambda w: (w.get("node") or "", w["gpus"] or "", w["worker"])):
+        cells = [plain(w["worker"])] + ([plain(w.get("node") or "-")] if nodes else [])
+        t.add_row(*cells, plain(w["gpus"] or "-"), plain(w["job"] or "idle"),
                   f"{w['elapsed_s']:.0f} s" if w["elapsed_s"] else "-", str(w["model_loads"]), str(w["jobs_done"]))
+    where = status.get("executor") or {}
+    if where.get("dashboard") and any(w.get("executor") == where.get("executor") for w in status["workers"]):
+        t.caption = plain(f"{where['executor']} dashboard {where['dashboard']}")
     return t
 
 

@@ -18,6 +18,7 @@ from typing import Any, Iterator
 from ..fsutil import write_json_atomic
 from ..store import JobStore, storage_error
 from ..workspace import Workspace
+from .executors.base import recorded_executor
 
 
 # What a person reads for each job state; machine-readable keys (JSON, the store) keep theirs.
@@ -71,7 +72,7 @@ def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
                          " COALESCE(json_extract(spec, '$.device'), 'gpu') AS device FROM jobs"
                          " WHERE current = 1").fetchall()
         workers = c.execute("SELECT w.worker, w.gpus, w.job_id, w.job_started_at, w.heartbeat_at, w.model_loads,"
-                            " w.jobs_done, j.name, j.cost_s FROM workers w LEFT JOIN jobs j ON j.job_id = w.job_id"
+                            " w.jobs_done, w.node, w.executor, j.name, j.cost_s FROM workers w LEFT JOIN jobs j ON j.job_id = w.job_id"
                             " WHERE w.state != 'exited' ORDER BY w.worker").fetchall()
         failures = c.execute("SELECT j.name, j.state, j.error_kind, j.error, j.finished_at FROM jobs j"
                              " WHERE j.current = 1 AND j.state IN ('failed', 'blocked') ORDER BY j.finished_at DESC LIMIT 10").fetchall()
@@ -118,7 +119,7 @@ def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
             {"worker": w["worker"], "gpus": w["gpus"], "job": w["name"], "job_started_at": _iso(w["job_started_at"]),
              "elapsed_s": round(now - w["job_started_at"], 1) if w["job_started_at"] and w["name"] else None,
              "expected_s": w["cost_s"], "model_loads": w["model_loads"], "jobs_done": w["jobs_done"],
-             "heartbeat_age_s": round(now - w["heartbeat_at"], 1)}
+             "heartbeat_age_s": round(now - w["heartbeat_at"], 1), "node": w["node"], "executor": w["executor"]}
             for w in workers
         ],
         "recent_failures": [
@@ -132,6 +133,7 @@ def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
         "updated_at": _iso(now),
     }
     status["published"] = store.published_counts()
+    status["executor"] = recorded_executor(store)   # where the last run's workers ran (dashboard address...)
     return status
 
 
