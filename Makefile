@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test system-deps install install-dev clean
+.PHONY: demo test coverage system-deps install install-dev clean
 
 demo: install
 	$(BIN)/synthcam plan
@@ -12,6 +12,13 @@ demo: install
 
 test: install-dev
 	$(BIN)/python -m pytest
+
+# The whole suite under coverage, workers and subprocesses included (slower than `make test`).
+coverage: install-dev
+	rm -f .coverage .coverage.*
+	$(BIN)/python -m coverage run -m pytest -q
+	$(BIN)/python -m coverage combine -q
+	$(BIN)/python -m coverage report --sort=cover | tail -40
 
 system-deps:
 	@bash scripts/system-deps.sh

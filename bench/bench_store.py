@@ -48,8 +48,15 @@ def status_command_seconds(n_jobs: int, repeat: int) -> float:
         store = JobStore(Path(d) / "synthcam.db")
         store.sync(make_specs(n_jobs))
         store.register_worker("w", "bench")
+        clips = Path(d) / "clips"
+        clips.mkdir()
         for job in store.claim("w", limit=n_jobs // 2):
-            store.complete(job.job_id, f"clips/{job.name}.mp4", "0" * 64, {"frames": 120}, [], worker="w")
+            # a real (tiny) file per verified job, so status's integrity check stats what a workspace has
+            path = clips / f"{job.name}.mp4"
+            path.write_bytes(job.job_id.encode())
+            st = path.stat()
+            store.complete(job.job_id, f"clips/{job.name}.mp4", "0" * 64,
+                           {"frames": 120, "size": st.st_size, "mtime_ns": st.st_mtime_ns}, [], worker="w")
         store.close()
         times = []
         for _ in range(repeat):

@@ -256,6 +256,22 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+# Colour words a monochrome infrared picture cannot show; night rows leave them out of the clip
+# description (a label must not promise what the picture cannot show). Tones (black, white,
+# grey, silver, dark) stay. The prompts keep the subjects' own descriptions.
+CHROMATIC = ("red|orange|yellow|green|blue|navy|purple|violet|pink|teal|turquoise|brown|tan|khaki|olive|camel|lavender"
+             "|maroon|burgundy|golden|gold|tawny|beige|mustard|lime|crimson|scarlet|magenta|cyan|ginger|bronze|copper")
+_COLOUR = re.compile(rf"\b(?:(?:light|dark|pale|bright|neon|deep|mustard)-)?(?:{CHROMATIC})(?:-(?:{CHROMATIC}))?\b ?", re.IGNORECASE)
+
+
+def without_colours(text: str) -> str:
+    """A description with its colour words taken out: "a courier in a navy jacket" -> "a courier in a jacket"."""
+    out = _COLOUR.sub("", text)
+    out = re.sub(r"\ban (?=[bcdfghjklmnpqrstvwxz]|uni|use|uti)", "a ", out)
+    out = re.sub(r"\ba (?=[aeio]|u(?!ni|se|ti))", "an ", out)
+    return re.sub(r"\s{2,}", " ", out).strip()
+
+
 def subject_descriptions(path: Path = BUILTIN) -> dict[str, str]:
     """Subject descriptions from the manifest, so the clip descriptions say who is in view."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -289,6 +305,8 @@ def dress(rows: list[dict[str, str]], descriptions: dict[str, str] | None = None
         subject_use.update(subjects)
         _, _, heavy, partial = SCENES[scene]
         occluder = {"none": None, "partial": partial, "heavy": heavy}[row["occlusion"]]
+        said = [descriptions[x] if row["lighting"] not in ("night_ir", "headlights") else without_colours(descriptions[x])
+                for x in subjects]
         clip: dict[str, object] = {
             "id": f"C{n:02d}",
             "group": f"coverage_{obj}",
@@ -299,7 +317,7 @@ def dress(rows: list[dict[str, str]], descriptions: dict[str, str] | None = None
                 "one row of the pairwise covering design"
             ),
             "description": (
-                f"{_sentence(_join(descriptions[x] for x in subjects))}, {SUMMARY[action]} at {SCENE_TEXT[scene]}; "
+                f"{_sentence(_join(said))}, {SUMMARY[action]} at {SCENE_TEXT[scene]}; "
                 f"{LIGHT_TEXT[row['lighting']]}, {row['weather']}, {row['distance']} distance"
                 + (f", behind {occluder}" if occluder else "") + "."
             ),

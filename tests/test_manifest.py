@@ -24,7 +24,9 @@ def test_mini_counts_are_derived(mini_manifest_path):
 
 def test_manifest_is_immutable(mini_manifest_path):
     m = load_manifest(mini_manifest_path)
-    with pytest.raises(Exception):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="frozen"):
         m.defaults.fps = 30  # type: ignore[misc]
 
 

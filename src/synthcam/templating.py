@@ -22,6 +22,7 @@ from jinja2 import filters as jinja_filters
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
+from .errors import TemplateLimit
 
 MAX_VALUE_CHARS = 64 * 1024      # any one string or list a template builds
 MAX_OUTPUT_CHARS = 64 * 1024     # a whole rendered prompt (real ones are under 2,000)
@@ -30,10 +31,6 @@ MAX_NUMBER_ARG = 100_000         # numeric arguments of filters (widths, counts)
 MAX_EXPONENT = 64
 
 __all__ = ["TemplateLimit", "bounded_environment", "render_bounded"]
-
-
-class TemplateLimit(Exception):
-    """A template asked for too much, broke a sandbox rule, or failed while rendering."""
 
 
 def _size(value: Any) -> int | None:

@@ -43,3 +43,26 @@ def test_render_errors_are_one_line(tmp_path: Path) -> None:
     assert_one_line_error(invoke("render", "A01", "-d", "2", "-o", tmp_path / "x.mp4", "-m", tmp_path / "missing.yaml"),
                           "no such file")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_render_prints_its_audit(tmp_path: Path) -> None:
+    result = invoke("render", "A02", "-d", "2", "-o", tmp_path / "A02_2s.mp4", "-m", MANIFEST)
+    assert result.exit_code == 0, result.stderr
+    assert "audit: ok" in result.stdout
+
+
+def test_audit_a_dataset(tmp_path: Path) -> None:
+    report = tmp_path / "audit.json"
+    result = invoke("render", "--audit", "A01", "A02", "-d", "2", "-m", MANIFEST, "--stride", "4", "--json", report)
+    assert result.exit_code == 0, result.stderr
+    assert "fidelity audit" in result.stdout and "2 variants" in result.stdout
+    data = json.loads(report.read_text())
+    assert [v["name"] for v in data["variants"]] == ["A01_2s", "A02_2s"] and data["by_series"]["all"]["passed"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.json"]      # no clips written
+
+
+def test_audit_options_are_checked(tmp_path: Path) -> None:
+    assert_one_line_error(invoke("render", "A01", "-d", "2", "-o", tmp_path / "x.mp4", "-m", MANIFEST, "--verify"), "go with --audit")
+    assert_one_line_error(invoke("render", "A01", "-m", MANIFEST), "give one ID, --duration and --out")
+    assert_one_line_error(invoke("render", "--audit", "A01", "-o", tmp_path / "x.mp4", "-m", MANIFEST), "leave out --out")
+    assert_one_line_error(invoke("render", "--audit", "ZZ*", "-m", MANIFEST), "matches no clip ID")

@@ -394,8 +394,8 @@ def test_status_shows_workers_by_node_and_the_dashboard():
     status = {"updated_at": "now", "total": 1, "completed": 0, "in_progress": 1, "pending": 0, "failed": 0,
               "blocked": 0, "by_series": {}, "by_duration": {}, "throughput_per_hour": 0, "gpu_hours": 0,
               "cpu_hours": 0, "remaining_expected_s": 0, "workers": [worker], "recent_failures": [],
-              "executor": {"executor": "ray", "dashboard": "http://10.0.0.1:8265"}}
+              "executor": {"executor": "ray"}, "dashboard_url": "http://10.0.0.1:8265"}
     console = Console(width=160, record=True)
     console.print(_render_status(status))
     text = console.export_text()
-    assert "node" in text and "10.0.0.7 5f2a9c1e" in text and "ray dashboard http://10.0.0.1:8265" in text
+    assert "node" in text and "10.0.0.7 5f2a9c1e" in text and "Ray dashboard: http://10.0.0.1:8265" in text

@@ -140,3 +140,26 @@ def test_variants_that_repeat_each_other_are_not_verified(tmp_path, monkeypatch)
     assert jobs["A01_1s"].state == "failed" and jobs["A01_1s"].error_kind == "verify:near_duplicate"
     assert not result.ok
     assert_only_verified_on_disk(tmp_path / "ws", gone=("A01_1s",))
+
+
+def test_a_clip_that_fails_its_fidelity_audit_is_not_verified(tmp_path, monkeypatch):
+    """A backend's own audit (the procedural renderer's ground truth) can veto a clip that
+    passes verify_file: it fails for good with the audit's kind, its findings in the reason."""
+    monkeypatch.setenv("SIMPLE_AUDIT", json.dumps({"A01_1s": [["out_of_frame", "the person is never in view"],
+                                                              ["low_contrast", "the person differs by delta E 3.0"]]}))
+    result = run(TINY, tmp_path / "ws", RunOptions(backend="simple", workers=1, lease_s=5, only=["A01"]))
+    ws = Workspace.at(tmp_path / "ws")
+    store = ws.store()
+    try:
+        jobs = {j.name: j for j in store.jobs()}
+    finally:
+        store.close()
+    failed = jobs["A01_1s"]
+    assert failed.state == "failed" and failed.attempts == 1                 # deterministic: not retried
+    assert failed.error_kind == "verify:out_of_frame"
+    assert "never in view" in failed.error and "low_contrast: the person differs" in failed.error
+    assert jobs["A01_2s"].state == "done"
+    assert not list(ws.clips_dir.glob("A01_1s*"))
+    assert not result.ok
+    shown = result.status["recent_failures"][0]
+    assert (shown["name"], shown["kind"]) == ("A01_1s", "verify:out_of_frame") and "never in view" in shown["reason"]

@@ -269,3 +269,48 @@ def test_kill9_during_finishing_never_generates_twice(tmp_path):
     print(f"{counted} kills interrupted unfinished work, {caught_generated} of them with clips generated "
           f"but not finished ({attempted} attempted, {ws_n} workspaces)")
     assert caught_generated >= 5
+
+
+def test_ground_truth_appears_only_beside_a_recorded_clip_and_a_crash_loses_none(tmp_path, monkeypatch):
+    """Ground truth is installed after the clip is recorded; a crash between the record and the
+    install (the raw output still holds the truth) is completed on resume, nothing regenerated."""
+    from synthcam.engine import finishing
+    from synthcam.verify.policy import load_policy
+
+    (tmp_path / "policy.yaml").write_text("checks: {cut_short: off}\n")  # a 2 s clip is too short to cross
+    policy = load_policy(tmp_path / "policy.yaml")
+    clean = tmp_path / "clean"
+    run(TINY, clean, RunOptions(backend="procedural", workers=1, finish_workers=0, only=["A01"], durations=[2], force=True, policy=policy))
+    expected = sorted(p.relative_to(clean / "clips").as_posix() for p in (clean / "clips").rglob("*.gt/*"))
+    assert expected, "the procedural backend makes ground truth"
+
+    ws = tmp_path / "ws"
+    seen = []
+
+    def crash_after_record(ws_, base, extras, name):  # the record exists; the truth is not in place yet
+        seen.append(name)
+        assert_only_verified_on_disk(ws_.root)
+        assert not (ws_.clips_dir / f"{name}.gt").exists()
+        raise _Crash
+
+    class _Crash(Exception):
+        pass
+
+    monkeypatch.setattr(finishing, "install_truth", crash_after_record)
+    with pytest.raises(_Crash):
+        run(TINY, ws, RunOptions(backend="procedural", workers=1, finish_workers=0, only=["A01"], durations=[2], force=True, policy=policy))
+    monkeypatch.undo()
+    monkeypatch.setenv("SYNTHCAM_BACKENDS", SIMPLE_BACKEND)
+    assert seen and list((ws / "raw").iterdir()), "the raw output (with the truth) survives the crash"
+    # the crashed process's claim looks like a dead process's: make it one
+    for claim in (ws / "raw").glob(".*.truth-*"):
+        claim.rename(claim.with_name(claim.name.rpartition("-")[0] + "-999999999"))
+    assert_only_verified_on_disk(ws)
+    starts = {e["job_id"] for e in _events(ws, ["started"])}
+
+    run(TINY, ws, RunOptions(backend="procedural", workers=1, finish_workers=0, only=["A01"], durations=[2], force=True, policy=policy))
+    assert_only_verified_on_disk(ws)
+    assert {e["job_id"] for e in _events(ws, ["started"])} == starts, "nothing generated again"
+    got = sorted(p.relative_to(ws / "clips").as_posix() for p in (ws / "clips").rglob("*.gt/*"))
+    assert got == expected
+    assert not list((ws / "raw").iterdir())

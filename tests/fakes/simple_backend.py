@@ -2,10 +2,13 @@
 
 Registered for spawned workers through SYNTHCAM_BACKENDS="simple=fakes.simple_backend:SimpleBackend"
 (the tests folder is on sys.path). SIMPLE_DELAY_S slows each frame, for kill tests.
+SIMPLE_AUDIT='{"A01_1s": [["out_of_frame", "..."]]}' attaches fidelity findings to those clips, as
+the procedural backend does when a clip does not show its manifest.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -14,6 +17,7 @@ import numpy as np
 
 from synthcam.backends.base import Backend, GenerationRequest, RawClip
 from synthcam.media.encode import VideoWriter
+from synthcam.verify.report import Finding
 
 
 class SimpleBackend(Backend):
@@ -40,7 +44,9 @@ class SimpleBackend(Backend):
                 w.write(frame)
                 if delay:
                     time.sleep(delay)
-        return RawClip(request, out, float(v.fps), v.frames, at_target=True)
+        audit = json.loads(os.environ.get("SIMPLE_AUDIT", "{}")).get(request.name, [])
+        return RawClip(request, out, float(v.fps), v.frames, at_target=True,
+                       audit=[Finding(kind=k, detail=d) for k, d in audit])
 
 
 class SimpleGpuBackend(SimpleBackend):

@@ -183,3 +183,26 @@ def test_the_badge_and_details_name_the_verification_policy(qa_ws: Workspace) ->
     assert f'title="policy sha256 {custom.digest}"' in e01[:4000]
     assert len(page.all("span", "b-policy")) == 2
     assert "<b>2</b> verified under a non-default policy" in text
+
+
+def test_a_failed_fidelity_audit_shows_every_finding(qa_ws: Workspace) -> None:
+    """A clip the renderer's own audit vetoed: its reason names each finding and the page can
+    filter by any of their kinds."""
+    set_job(qa_ws, "P02_10s", error_kind="verify:out_of_frame",
+            error="the person (track 1) is never in view; its action (walk_past) needs 6.0 s "
+                  "(also low_contrast: the person (track 1) differs by delta E 3.0)")
+    text, page = build(qa_ws)
+    cell = next(c for c in page.all("div", "cell") if c.get("data-name") == "P02_10s")
+    assert set(cell["data-kinds"].split()) == {"out_of_frame", "low_contrast"}
+    assert "verify:out_of_frame: the person (track 1) is never in view" in text
+    assert "also low_contrast: the person (track 1) differs by delta E 3.0" in text
+
+
+def test_cpu_backends_show_cpu_time_not_gpu_hours(qa_ws: Workspace) -> None:
+    store = qa_ws.store()
+    try:
+        store.conn.execute("UPDATE jobs SET spec = json_set(spec, '$.device', 'cpu')")
+    finally:
+        store.close()
+    text, _ = build(qa_ws)
+    assert "CPU h</li>" in text and "GPU h</li>" not in text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -91,9 +90,7 @@ def test_manifest_run(tmp_path, mini_manifest_path):
     good_clip(out / "P01_2s.mp4", 2, scene=45, seed=45)
     write_clip(out / "T01_1s.mp4", take(background(46), 24, 46, movers=0))  # the action moves: static
     good_clip(out / "T01_7s.mp4", 2, scene=47, seed=47)
-    t0 = time.monotonic()
     report = verify_paths([out], manifest=manifest, jobs=1)
-    assert time.monotonic() - t0 < 60
     status = {f.path.rsplit("/", 1)[1]: f.status for f in report.files}
     assert status == {"P01_2s.mp4": "ok", "T01_1s.mp4": "static", "T01_7s.mp4": "unexpected_file"}
     ids = {i.id: i for i in report.ids}

@@ -62,7 +62,9 @@ def test_mutated_clips_never_raise_or_hang(seed, ops):
         path.write_bytes(mutate(SEEDS[seed], ops))
         t0 = time.monotonic()
         report = verify_file(path, EXPECT, TH)
-        assert time.monotonic() - t0 < 30
+        # the verifier's own deadline (20 s here) must stop a hostile file; the margin covers a
+        # loaded 2-core CI machine starting the decode, so only a real hang fails this
+        assert time.monotonic() - t0 < TH.decode_timeout_s + 40
     assert report.status == "ok" or report.status in KINDS
     assert all(f.kind in KINDS and f.detail for f in report.findings)
     assert report.model_dump(mode="json")["status"] == report.status

@@ -103,8 +103,17 @@ class Backend(ABC):
         return float(compiled.variant.duration_s)
 
     @classmethod
+    def option_names(cls) -> frozenset[str]:
+        """The options this backend takes (`-o key=value`, and the CLI flags that map to them)."""
+        return frozenset()
+
+    @classmethod
     def from_options(cls, options: dict, gpus: list[str]) -> Backend:
         """Build from user options (CLI flags / config) for a worker pinned to `gpus`."""
+        if options:
+            from ..errors import InputError
+
+            raise InputError(f"backend {cls.name!r} takes no options (got {', '.join(sorted(options))})")
         return cls()
 
     def check(self) -> None:

@@ -320,6 +320,10 @@ class CosmosBackend(Backend):
         return requested or manifest.defaults.model
 
     @classmethod
+    def option_names(cls) -> frozenset[str]:
+        return frozenset(CosmosOptions.model_fields)
+
+    @classmethod
     def job_cost_s(cls, compiled, model: str) -> float:  # type: ignore[override]
         from ..plan import DEFAULT_COST_GPU, load_cost_table
 
@@ -348,6 +352,9 @@ class CosmosBackend(Backend):
             raise InputError("cosmos: the launcher uses {image}: set the option image (the Cosmos container image)")
         if backend._uses("gpus") and not gpus:
             raise InputError("cosmos: the launcher uses {gpus}: the worker needs GPUs (--gpus)")
+        if opts.checkout is None and (backend._uses("checkout") or not backend.docker):
+            raise InputError("cosmos: no checkout; give --cosmos-checkout DIR (or SYNTHCAM_COSMOS_CHECKOUT), a "
+                             "cosmos-predict2.5 checkout v1.3.2 or later")
         if backend.docker:
             for what, path in (("checkout", opts.checkout), ("cache_dir", backend.cache_dir), ("hf_home", backend.hf_home)):
                 if path is not None:

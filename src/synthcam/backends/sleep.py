@@ -54,6 +54,10 @@ class SleepBackend(Backend):
             raise InputError(f"sleep option {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
 
     @classmethod
+    def option_names(cls) -> frozenset[str]:
+        return frozenset(SleepOptions.model_fields)
+
+    @classmethod
     def job_cost_s(cls, compiled, model: str) -> float:  # type: ignore[override]
         return float(os.environ.get("SLEEP_GEN_S", "1.0"))
 

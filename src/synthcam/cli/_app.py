@@ -6,17 +6,35 @@ from __future__ import annotations
 import errno
 import functools
 import json
+import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Optional, TypeVar
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.text import Text
 
 from ..errors import StorageError, SynthcamError, WorkspaceError
 from ..redact import mask_secrets, terminal_safe
+
+# Typer labels every option and argument with its Python type ("<str>", "<list[Path]>"): noise
+# for a person reading --help at 80 columns. Options carry their own metavars (FILE, DIR, N).
+_TYPE_TAG = re.compile(r" <(?:str|int|float|bool|path|Path|list\[(?:str|Path|path)\])>")
+
+
+class Command(typer.core.TyperCommand):
+    """A command whose help has no Python type tags: a value option without its own metavar shows
+    its name in capitals (--out OUT), as plain Click does."""
+
+    def get_help(self, ctx: Any) -> str:
+        for param in self.params:  # (Typer attaches params after construction: set them here)
+            if getattr(param, "param_type_name", "") == "option" and not param.is_flag and param.metavar is None:
+                param.metavar = (param.name or "value").upper()
+        return _TYPE_TAG.sub("", super().get_help(ctx))
+
 
 app = typer.Typer(
     name="synthcam",

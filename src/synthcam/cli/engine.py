@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import InputError
-from ._app import DEFAULT_WORKSPACE, JsonOpt, ManifestOpt, WorkspaceOpt, app, console, echo_json, handles_errors, plain, say, warn
+from ._app import Command, DEFAULT_WORKSPACE, JsonOpt, ManifestOpt, WorkspaceOpt, app, console, echo_json, handles_errors, plain, say, warn
 from .spec import DurationsOpt, OnlyOpt, parse_durations, split_list
 
 
@@ -74,7 +74,7 @@ def describe_plan(plan: Any, backend: str, workspace: Path) -> list[str]:
     return lines
 
 
-@app.command("run")
+@app.command("run", cls=Command)
 @handles_errors
 def run_cmd(
     manifest: ManifestOpt = None,
@@ -87,9 +87,12 @@ def run_cmd(
     durations: DurationsOpt = None,
     model: Annotated[Optional[str], typer.Option(metavar="NAME", help="Cosmos model (default: the manifest's).")] = None,
     cosmos_checkout: Annotated[Optional[Path], typer.Option(envvar="SYNTHCAM_COSMOS_CHECKOUT", metavar="DIR", help="cosmos-predict2.5 checkout (v1.3.2+), env SYNTHCAM_COSMOS_CHECKOUT.")] = None,
-    launcher: Annotated[str, typer.Option(metavar="NAME", help="python | uv | docker | torchrun")] = "python",
+    launcher: Annotated[Optional[str], typer.Option(metavar="NAME", help="Cosmos launcher: python (default) | uv | docker | torchrun")] = None,
     docker_image: Annotated[Optional[str], typer.Option(metavar="IMAGE", help="Image for --launcher docker.")] = None,
     disable_guardrails: Annotated[bool, typer.Option("--disable-guardrails", help="Pass --disable-guardrails (the licence requires an equivalent safeguard).")] = False,
+    model_dir: Annotated[Optional[Path], typer.Option(metavar="DIR", help="diffusers: a local pipeline folder with the weights.")] = None,
+    revision: Annotated[Optional[str], typer.Option(metavar="REV", help="diffusers: the Hub revision, e.g. diffusers/base/post-trained.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(metavar="N", help="diffusers: clips of the same shape denoised together.")] = None,
     offload: Annotated[Optional[list[str]], typer.Option(metavar="FLAG", help="Cosmos offload flag, repeatable, e.g. --offload --offload-text-encoder.")] = None,
     job_timeout: Annotated[Optional[float], typer.Option(metavar="SECONDS", help="Seconds before a job counts as hung (Cosmos: per 93-frame chunk).")] = None,
     interpolation: Annotated[str, typer.Option(metavar="METHOD", help="16->24 fps: mci (motion-compensated) | blend | dup")] = "mci",
@@ -113,19 +116,22 @@ def run_cmd(
     from ..engine.runner import RunOptions, run
     from ..workspace import default_manifest
 
+    from ..backends.registry import backend_class
+
     chosen = backend or ("cosmos" if cosmos_checkout else "procedural")
-    options: dict[str, Any] = {}
-    if chosen == "cosmos":
-        if not cosmos_checkout and launcher != "docker":
-            raise InputError("--backend cosmos needs --cosmos-checkout DIR (or SYNTHCAM_COSMOS_CHECKOUT)")
-        options = {"checkout": str(cosmos_checkout) if cosmos_checkout else None, "launcher": launcher,
-                   "disable_guardrails": disable_guardrails, "offload": offload or []}
-        if docker_image:
-            options["image"] = docker_image
-        if model:
-            options["model"] = model
-        if job_timeout:
-            options["job_timeout_s"] = job_timeout
+    cls = backend_class(chosen)
+    # Flags are shorthands for backend options; the backend validates them (an option it does not
+    # take is a one-line error), so nothing here knows which backend takes what.
+    flags: dict[str, Any] = {"checkout": str(cosmos_checkout) if cosmos_checkout else None, "launcher": launcher,
+                             "image": docker_image, "disable_guardrails": disable_guardrails or None,
+                             "offload": offload, "model_dir": str(model_dir) if model_dir else None,
+                             "revision": revision, "batch_size": batch_size}
+    options: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
+    if model and "model" in cls.option_names():
+        options["model"] = model
+    own_timeout = "job_timeout_s" in cls.option_names()  # the backend times its own chunks (Cosmos)
+    if job_timeout and own_timeout:
+        options["job_timeout_s"] = job_timeout
     if interpolation not in ("mci", "blend", "dup"):
         raise InputError(f"--interpolation must be mci, blend or dup, got {interpolation!r}")
     if max_attempts < 1:
@@ -144,7 +150,7 @@ def run_cmd(
     opts = RunOptions(backend=chosen, gpus=parse_gpus(gpus), gpus_per_worker=gpus_per_worker, workers=workers,
                       only=split_list(only), durations=parse_durations(durations), backend_options=options,
                       model=model, force=force, retry_failed=retry_failed, max_attempts=max_attempts,
-                      job_timeout_s=job_timeout if chosen != "cosmos" else None, interpolation=interpolation,
+                      job_timeout_s=None if own_timeout else job_timeout, interpolation=interpolation,
                       finish_workers=finish_workers, executor=executor, executor_options=executor_options,
                       policy=policy)
     m = default_manifest(manifest, workspace, replan=True)
@@ -190,8 +196,8 @@ def run_cmd(
         raise typer.Exit(1)
 
 
-_COLUMNS = (("total", "total"), ("verified", "completed"), ("in progress", "in_progress"), ("pending", "pending"),
-            ("failed", "failed"), ("blocked", "blocked"))
+_COLUMNS = (("total", "total"), ("verified", "completed"), ("in progress", "in_progress"),
+            ("finishing", "finishing"), ("pending", "pending"), ("failed", "failed"), ("blocked", "blocked"))
 
 
 def _status_table(status: dict[str, Any]) -> Table:
@@ -207,24 +213,41 @@ def _status_table(status: dict[str, Any]) -> Table:
     caption = [compute_time(status), f"throughput {status['throughput_per_hour']}/h"]
     if eta:
         caption.append(f"ETA ~{eta / 60:.0f} min")
+    relaxed = {k: v for k, v in (status.get("verify_policies") or {}).items() if k != "default"}
+    if relaxed:
+        caption.append("verified under relaxed policies: " + ", ".join(f"{n} {k}" for k, n in relaxed.items()))
     if published_line(status.get("published")):
         caption.append(published_line(status.get("published")))
     t.caption = " | ".join(caption)
     return t
 
 
+def _progress_text(p: dict[str, Any] | None) -> str:
+    """'chunk 2/6, step 12/35, 1.9 s/step' for backends that report progress within a job."""
+    if not p:
+        return ""
+    parts = []
+    if p.get("chunks"):
+        parts.append(f"chunk {p.get('chunk', 0)}/{p['chunks']}")
+    if p.get("steps"):
+        parts.append(f"step {p.get('step', 0)}/{p['steps']}")
+    if p.get("seconds_per_step"):
+        parts.append(f"{p['seconds_per_step']:.2g} s/step")
+    return ", ".join(parts)
+
+
 def _workers_table(status: dict[str, Any]) -> Table:
     t = Table(title="workers")
-    nodes = any(w.get("node") for w in status["workers"])  # workers on a cluster: by node, then GPU
-    for col in (("worker", "node") if nodes else ("worker",)) + ("gpus", "job", "elapsed", "model loads", "verified"):
+    for col in ("worker", "node", "gpus", "job", "progress", "elapsed", "model loads", "verified"):
         t.add_column(col)
-    for w in sorted(status["workers"], key=lambda w: (w.get("node") or "", w["gpus"] or "", w["worker"])):
-        cells = [plain(w["worker"])] + ([plain(w.get("node") or "-")] if nodes else [])
-        t.add_row(*cells, plain(w["gpus"] or "-"), plain(w["job"] or "idle"),
-                  f"{w['elapsed_s']:.0f} s" if w["elapsed_s"] else "-", str(w["model_loads"]), str(w["jobs_done"]))
-    where = status.get("executor") or {}
-    if where.get("dashboard") and any(w.get("executor") == where.get("executor") for w in status["workers"]):
-        t.caption = plain(f"{where['executor']} dashboard {where['dashboard']}")
+    # on a cluster: by node, then GPU
+    for w in sorted(status["workers"], key=lambda w: (w.get("node") or w.get("host") or "", w["gpus"] or "", w["worker"])):
+        node = w.get("node") or w.get("host") or ""
+        t.add_row(plain(w["worker"]), plain(node[:24]), plain(w["gpus"] or "-"), plain(w["job"] or "idle"),
+                  plain(_progress_text(w.get("progress"))), f"{w['elapsed_s']:.0f} s" if w["elapsed_s"] else "-",
+                  str(w["model_loads"]), str(w["jobs_done"]))
+    if status.get("dashboard_url"):
+        t.caption = f"Ray dashboard: {plain(status['dashboard_url'])}"
     return t
 
 
@@ -268,12 +291,14 @@ def read_status(workspace: Path) -> dict[str, Any]:
         store, writable = ws.reader(), False
     try:
         integrity = check_verified(ws, store, repair=writable)
-        status = derive_status(store)
+        status = None
         if writable:
             try:
                 status = write_status(ws, store)
-            except StorageError:
+            except StorageError:  # a read-only status file: report without writing
                 writable = False
+        if status is None:
+            status = derive_status(store)
         status["integrity"] = {"checked": integrity.checked, "missing": integrity.missing,
                                "changed": integrity.changed, "requeued": integrity.requeued}
         status["read_only"] = not writable
@@ -282,7 +307,7 @@ def read_status(workspace: Path) -> dict[str, Any]:
         store.close()
 
 
-@app.command("status")
+@app.command("status", cls=Command)
 @handles_errors
 def status_cmd(workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
                watch: Annotated[bool, typer.Option("--watch", help="Refresh live until Ctrl-C.")] = False,
@@ -319,13 +344,14 @@ def job_report(workspace: Path, key: str) -> dict[str, Any]:
         return {"name": j.name, "job_id": j.job_id, "state": j.state, "current": j.current,
                 "generation_attempts": store.starts(j.job_id), "failed_attempts": j.attempts,
                 "error_kind": j.error_kind, "error": j.error, "output": j.output, "sha256": j.sha256,
+                "policy": (j.probe or {}).get("policy") if j.state == "done" else None,
                 "events": store.events(job_id=j.job_id, limit=500),
                 "log": log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""}
     finally:
         store.close()
 
 
-@app.command("logs")
+@app.command("logs", cls=Command)
 @handles_errors
 def logs_cmd(job: Annotated[str, typer.Argument(metavar="JOB", help="Job ID (or a prefix) or clip name like P01_5s.")],
              workspace: WorkspaceOpt = DEFAULT_WORKSPACE, json_out: JsonOpt = False) -> None:
@@ -345,6 +371,10 @@ def logs_cmd(job: Annotated[str, typer.Argument(metavar="JOB", help="Job ID (or 
         head.append(f"; last error {r['error_kind']}: ")
         head.append(plain(r["error"]))
     console.print(head, soft_wrap=True)
+    if r["state"] == "done":
+        from ..verify.policy import policy_line
+
+        say(policy_line(r.get("policy")))
     for e in r["events"]:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["at"]))
         kind = STATE_WORDS["done"] if e["kind"] == "done" else e["kind"]
@@ -353,7 +383,7 @@ def logs_cmd(job: Annotated[str, typer.Argument(metavar="JOB", help="Job ID (or 
         console.print(plain(r["log"]), end="", soft_wrap=True)
 
 
-@app.command("adopt")
+@app.command("adopt", cls=Command)
 @handles_errors
 def adopt_cmd(source: Annotated[Path, typer.Argument(metavar="DIR", help="Folder of clips made elsewhere (Cosmos output with sidecars, or <ID>_<N>s.mp4).")],
               manifest: ManifestOpt = None,

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from ..errors import InputError
-from ._app import DEFAULT_WORKSPACE, WorkspaceOpt, app, console, err_console, fail, handles_errors, plain
+from ._app import Command, DEFAULT_WORKSPACE, WorkspaceOpt, app, console, err_console, fail, handles_errors, plain
 
 if TYPE_CHECKING:  # the publish stack loads only when the command runs
     from ..publish import CheckResult, ClipState, PublishResult
@@ -85,7 +85,7 @@ def _show_check(r: CheckResult, repair: bool) -> None:
         _say(f"re-upload them from local content with: synthcam publish --repair{deep}")
 
 
-@app.command("publish")
+@app.command("publish", cls=Command)
 @handles_errors
 def publish_cmd(workspace: WorkspaceOpt = DEFAULT_WORKSPACE, path: PathOpt = None, remote: RemoteOpt = None,
                 branch: BranchOpt = None, check_only: CheckOpt = False, repair: RepairOpt = False,
@@ -99,9 +99,11 @@ def publish_cmd(workspace: WorkspaceOpt = DEFAULT_WORKSPACE, path: PathOpt = Non
     Exit 0 when the server confirmed every clip; 1 when any is missing or corrupt, or when a
     clip was refused (then nothing is committed); 2 for usage errors.
 
-    Example: synthcam publish -w runs/demo --remote origin
-             synthcam publish -w runs/demo --check --sample 20
-             synthcam publish -w runs/demo --deep --repair
+    \b
+    Examples:
+      synthcam publish -w runs/demo --remote origin
+      synthcam publish -w runs/demo --check --sample 20
+      synthcam publish -w runs/demo --deep --repair
     """
     from ..publish import PublishRefused, check, publish
 

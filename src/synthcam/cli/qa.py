@@ -11,7 +11,7 @@ import typer
 
 # The export, frames and gallery stacks load only when their command runs.
 LAYOUTS = ("nemotron", "flat", "hf")
-from ._app import app, console, err_console, handles_errors
+from ._app import Command, app, console, err_console, handles_errors
 from .engine import DEFAULT_WORKSPACE, WorkspaceOpt
 from .spec import DurationsOpt, JsonOpt, parse_durations
 
@@ -24,7 +24,7 @@ def _warn(text: str) -> None:
     err_console.print(text, highlight=False, soft_wrap=True, markup=False)
 
 
-@app.command("frames")
+@app.command("frames", cls=Command)
 @handles_errors
 def frames_cmd(
     clip: Annotated[str, typer.Argument(help="A clip file, or a clip name (P01_5s) in the workspace.")],
@@ -47,7 +47,7 @@ def frames_cmd(
         _say(f"contact sheet: {result.sheet}")
 
 
-@app.command("gallery")
+@app.command("gallery", cls=Command)
 @handles_errors
 def gallery_cmd(
     workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
@@ -71,7 +71,7 @@ def gallery_cmd(
         webbrowser.open(result.path.as_uri())
 
 
-@app.command("export")
+@app.command("export", cls=Command)
 @handles_errors
 def export_cmd(
     layout: Annotated[str, typer.Option("--layout", help=f"{' | '.join(LAYOUTS)}")] = "nemotron",

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import InputError, LintFailed
-from ._app import DEFAULT_WORKSPACE, JsonOpt, ManifestOpt, WorkspaceOpt, app, console, echo_json, handles_errors, plain, say
+from ._app import Command, DEFAULT_WORKSPACE, JsonOpt, ManifestOpt, WorkspaceOpt, app, console, echo_json, handles_errors, plain, say
 
 # Library modules are imported inside each command so that start-up stays fast.
 
@@ -42,7 +42,7 @@ def _manifest(manifest: str | None, workspace: Path):
     return default_manifest(manifest, workspace, replan=True)
 
 
-@app.command("check")
+@app.command("check", cls=Command)
 @handles_errors
 def check_cmd(manifest: ManifestOpt = None, workspace: WorkspaceOpt = DEFAULT_WORKSPACE, json_out: JsonOpt = False) -> None:
     """Validate a manifest and print what it derives (IDs, clips per series and duration).
@@ -64,7 +64,7 @@ def check_cmd(manifest: ManifestOpt = None, workspace: WorkspaceOpt = DEFAULT_WO
     say("  " + policy_line(policy.to_record()))
 
 
-@app.command("lint")
+@app.command("lint", cls=Command)
 @handles_errors
 def lint_cmd(manifest: ManifestOpt = None, workspace: WorkspaceOpt = DEFAULT_WORKSPACE, only: OnlyOpt = None,
              durations: DurationsOpt = None, json_out: JsonOpt = False,
@@ -100,7 +100,7 @@ def lint_cmd(manifest: ManifestOpt = None, workspace: WorkspaceOpt = DEFAULT_WOR
         raise typer.Exit(1)
 
 
-@app.command("prompts")
+@app.command("prompts", cls=Command)
 @handles_errors
 def prompts_cmd(out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Folder for <ID>_<N>s.json files and batch.jsonl.")],
                 manifest: ManifestOpt = None, workspace: WorkspaceOpt = DEFAULT_WORKSPACE, only: OnlyOpt = None,
@@ -124,7 +124,7 @@ def prompts_cmd(out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", 
     say(f"wrote {result.files} sample files, {result.batch} and {result.plan}")
 
 
-@app.command("plan")
+@app.command("plan", cls=Command)
 @handles_errors
 def plan_cmd(manifest: ManifestOpt = None, workspace: WorkspaceOpt = DEFAULT_WORKSPACE,
              model: Annotated[Optional[str], typer.Option(metavar="NAME", help="2B/post-trained | 14B/post-trained | 2B/distilled | ... (default: the manifest's)")] = None,
@@ -169,7 +169,7 @@ def plan_cmd(manifest: ManifestOpt = None, workspace: WorkspaceOpt = DEFAULT_WOR
     say(f"memory: {p.fit.note}", style=style)
 
 
-@app.command("import-legacy")
+@app.command("import-legacy", cls=Command)
 @handles_errors
 def import_legacy_cmd(old: Annotated[Path, typer.Argument(metavar="OLD", help="The old v2 generation_manifest.yaml.")],
                       out: Annotated[Path, typer.Option("--out", "-o", metavar="FILE", help="Where to write the synthcam manifest.")],

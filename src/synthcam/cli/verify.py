@@ -14,7 +14,7 @@ from rich.table import Table
 from ..errors import InputError
 from rich.text import Text
 
-from ._app import app, console, err_console, handles_errors, plain, say
+from ._app import Command, app, console, err_console, handles_errors, plain, say
 
 if TYPE_CHECKING:  # the verify stack (PyAV, OpenCV) loads only when the command runs
     from ..verify import FileReport, Recheck, Report, Thresholds, VerifyPolicy
@@ -139,7 +139,7 @@ def _summary_lines(report: Report) -> list[str]:
     return lines
 
 
-@app.command("verify")
+@app.command("verify", cls=Command)
 @handles_errors
 def verify_cmd(
     paths: Annotated[list[Path] | None, typer.Argument(metavar="PATH", help="Video files and/or folders (searched for *.mp4); none with -w: re-check that workspace's verified clips.", show_default=False)] = None,

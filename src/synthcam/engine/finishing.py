@@ -192,18 +192,13 @@ def siblings_of(store: JobStore, clip_id: str, job_id: str) -> tuple[Sibling, ..
 def land(ws: Workspace, store: JobStore, verdict: Verdict, raw: RawOutput | None, name: str,
          has_ground_truth: bool, *, adopted_from: str | None = None, worker: str | None = None,
          gpu_seconds: float = 0.0) -> bool:
-    """Move a verified clip (and its ground truth) into place and record it, in that order, with
-    the sha256 noted first so a crash in between is finished on resume, never regenerated."""
+    """Move a verified clip into place and record it, then its ground truth, in that order: the
+    sha256 is noted first so a crash before the record is finished on resume, never regenerated,
+    and ground truth appears only beside a clip that is already recorded (the raw output keeps it
+    until then, so a crash in between is completed on resume by `finish_truth`)."""
     assert verdict.ok and verdict.staged and verdict.sha256
     final = ws.clip_path(name)
     staged = Path(verdict.staged)
-    if raw is not None and has_ground_truth:
-        truth = [raw.path(ws.root) / p for p in raw.extras.values() if (raw.path(ws.root) / p).exists()]
-        if truth:
-            with atomic_dir(ws.truth_dir(name)) as tmp:
-                for path in truth:
-                    for item in (sorted(path.iterdir()) if path.is_dir() else [path]):
-                        shutil.move(str(item), tmp / item.name)
     final.parent.mkdir(parents=True, exist_ok=True)
     job_id = verdict.job_id
     if adopted_from is None and not store.landing(job_id, verdict.sha256):
@@ -218,8 +213,93 @@ def land(ws: Workspace, store: JobStore, verdict: Verdict, raw: RawOutput | None
         ok = store.complete(job_id, ws.relative(final), verdict.sha256, probe, verdict.findings, worker=worker,
                             gpu_seconds=gpu_seconds)
     if ok and raw is not None:
+        if has_ground_truth:
+            claimed = _claim_raw(ws, raw.job_id)
+            if claimed is not None:
+                _install_claimed(ws, claimed, name)
         remove_raw(ws, raw.job_id)
     return ok
+
+
+_CLAIM = ".truth-"
+
+
+def _claim_raw(ws: Workspace, job_id: str, source: Path | None = None) -> Path | None:
+    """Take a recorded job's raw output for installing its truth by renaming it (atomic: of two
+    runs on one workspace, exactly one wins); a claim left by a dead process can be taken over."""
+    src = source or ws.raw_dir(job_id)
+    dst = src.with_name(f".{job_id}{_CLAIM}{os.getpid()}")
+    try:
+        os.rename(src, dst)
+    except FileNotFoundError:
+        return None
+    return dst
+
+
+def _install_claimed(ws: Workspace, claimed: Path, name: str) -> None:
+    try:
+        raw = RawOutput.from_json(json.loads((claimed / RAW_RECORD).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        raw = None
+    if raw is not None:
+        install_truth(ws, claimed, raw.extras, name)
+    shutil.rmtree(claimed, ignore_errors=True)
+
+
+def install_truth(ws: Workspace, base: Path, extras: dict[str, str], name: str) -> bool:
+    """Put a recorded clip's ground truth beside it, whole or not at all. Files are linked (or
+    copied) from the raw output, which is removed only afterwards, so a crash here loses nothing."""
+    truth = [base / p for p in extras.values() if (base / p).exists()]
+    if not truth:
+        return False
+    with atomic_dir(ws.truth_dir(name)) as tmp:
+        for path in truth:
+            for item in (sorted(path.iterdir()) if path.is_dir() else [path]):
+                if item.is_dir():
+                    shutil.copytree(item, tmp / item.name, copy_function=_link_or_copy)
+                else:
+                    _link_or_copy(item, tmp / item.name)
+    return True
+
+
+def _link_or_copy(src, dst) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def finish_truth(ws: Workspace, store: JobStore, has_ground_truth: bool) -> int:
+    """Complete what a crash between recording a clip and removing its raw output left: install
+    the ground truth the raw output still holds (when the backend makes any), then remove it.
+    Claims by rename, so another run landing the same clips at the same time is never disturbed."""
+    from ..store.model import pid_alive
+
+    root = ws.root / "raw"
+    if not root.is_dir():
+        return 0
+    done = {j.job_id: j for j in store.jobs("done", current=False)}
+    n = 0
+    for folder in sorted(root.iterdir()):
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        job_id, claim = folder.name, None
+        if folder.name.startswith(".") and _CLAIM in folder.name:
+            job_id, _, pid = folder.name[1:].rpartition(_CLAIM)
+            if not pid.isdigit() or pid_alive(int(pid)):
+                continue  # a live process is installing it now
+            claim = folder
+        job = done.get(job_id)
+        if job is None:
+            continue
+        claimed = _claim_raw(ws, job_id, claim)
+        if claimed is None:
+            continue
+        if has_ground_truth and ws.clip_path(job.name).exists():
+            _install_claimed(ws, claimed, job.name)
+            n += 1
+        shutil.rmtree(claimed, ignore_errors=True)
+    return n
 
 
 def raw_dir(ws: Workspace, job_id: str) -> Path:

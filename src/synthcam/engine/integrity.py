@@ -17,8 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..store import Job, JobStore
-from ..verify.file import sha256_file
+from ..store import JobStore
 from ..workspace import Workspace
 
 
@@ -58,36 +57,36 @@ def _state_of(path: Path) -> tuple[str, os.stat_result | None]:
 def check_verified(ws: Workspace, store: JobStore, *, repair: bool) -> Integrity:
     """Compare every verified file with its record; with `repair`, requeue the ones that differ."""
     report = Integrity()
-    for job in store.jobs("done"):
+    for job_id, name, output, sha256, size, mtime_ns in store.verified_files():
         report.checked += 1
-        path = ws.root / (job.output or f"clips/{job.name}.mp4")
+        path = ws.root / (output or f"clips/{name}.mp4")
         state, st = _state_of(path)
         if state == "present" and st is not None:
-            probe = job.probe or {}
-            same_stat = st.st_size == probe.get("size") and st.st_mtime_ns == probe.get("mtime_ns")
-            if same_stat:
+            if st.st_size == size and st.st_mtime_ns == mtime_ns:
                 continue
             report.hashed += 1
-            if st.st_size == probe.get("size") and sha256_file(path)[0] == job.sha256:
+            from ..verify.file import sha256_file  # only when a stat changed: the verifier's stack is heavy
+
+            if st.st_size == size and sha256_file(path)[0] == sha256:
                 if repair:  # same bytes, touched: remember the new stat so the next check is cheap
-                    store.note_file_stat(job.job_id, st.st_mtime_ns)
+                    store.note_file_stat(job_id, st.st_mtime_ns)
                 continue
             state = "changed"
-        (report.missing if state == "missing" else report.changed).append(job.name)
+        (report.missing if state == "missing" else report.changed).append(name)
         if repair:
             if state == "changed":
-                _quarantine(ws, job, path)
+                _quarantine(ws, name, path)
             detail = ("its verified file is gone" if state == "missing"
                       else "its file no longer matches the verified sha256 (moved to quarantine/)")
-            if store.invalidate(job.job_id, f"file_{state}", f"{path.relative_to(ws.root)}: {detail}; regenerating"):
+            if store.invalidate(job_id, f"file_{state}", f"{path.relative_to(ws.root)}: {detail}; regenerating"):
                 report.requeued += 1
     return report
 
 
-def _quarantine(ws: Workspace, job: Job, path: Path) -> None:
+def _quarantine(ws: Workspace, name: str, path: Path) -> None:
     stamp = time.strftime("%Y%m%dT%H%M%S")
     target = ws.root / "quarantine"
     target.mkdir(parents=True, exist_ok=True)
-    for src in (path, ws.truth_dir(job.name)):
+    for src in (path, ws.truth_dir(name)):
         if src.exists() or src.is_symlink():
             shutil.move(str(src), str(target / f"{src.name}.{stamp}"))

@@ -19,6 +19,7 @@ import av
 from ..store import Target  # noqa: F401 - the exact clip a job must end as (re-exported)
 from ..errors import MediaError
 from ..media.encode import VideoWriter
+from ..errors import TooFewFrames  # noqa: F401 - raised here, defined in the one tree
 
 INTERPOLATION = {
     # motion-compensated: best motion, slowest (about 0.1 s per 1280x704 output frame on one core)
@@ -28,10 +29,6 @@ INTERPOLATION = {
     # frame duplication: fastest, judder
     "dup": "mi_mode=dup",
 }
-
-
-class TooFewFrames(MediaError):
-    """The backend wrote fewer frames than the timing plan needs (the old 93-frame bug)."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from ..prompts import compile_manifest, select_variants
 from ..verify.policy import VerifyPolicy, resolve_policy
 from ..workspace import Workspace
 from .executors import WorkerConfig, create_executor
-from .finishing import FinishTask, RawOutput, finish, land, read_raw, siblings_of
+from .finishing import FinishTask, RawOutput, finish, finish_truth, land, read_raw, siblings_of
 from .integrity import Integrity, check_verified
 from .jobs import job_spec
 from .orchestrator import Orchestrator, OrchestratorOptions
@@ -219,6 +219,7 @@ def run(manifest_path: str | Path | Manifest | None, workspace: str | Path, opts
         cleaned = cleanup_orphans(ws, store)
         policy = resolve_policy(opts.policy, manifest=manifest)
         landed = _finish_landed(ws, store, policy)
+        finish_truth(ws, store, cls.has_ground_truth)
         # outputs that a dead run's workers finished elsewhere and still hold come home first
         executor.recover(str(ws.root), {j.job_id for j in store.jobs("pending")})
         _kept_raw(ws, store, selected)

@@ -9,6 +9,7 @@ not as in progress.
 from __future__ import annotations
 
 import fcntl
+import json
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -69,10 +70,13 @@ def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
     now = now or time.time()
     with store.snapshot() as c:  # one consistent read, without a write lock
         rows = c.execute("SELECT state, series, duration_s, lease_until, in_flight, gpu_seconds, cost_s,"
-                         " COALESCE(json_extract(spec, '$.device'), 'gpu') AS device FROM jobs"
+                         " COALESCE(json_extract(spec, '$.device'), 'gpu') AS device,"
+                         " CASE WHEN state = 'done' THEN COALESCE(json_extract(probe, '$.policy.name'), 'default') END"
+                         " AS policy FROM jobs"
                          " WHERE current = 1").fetchall()
         workers = c.execute("SELECT w.worker, w.gpus, w.job_id, w.job_started_at, w.heartbeat_at, w.model_loads,"
-                            " w.jobs_done, w.node, w.executor, j.name, j.cost_s FROM workers w LEFT JOIN jobs j ON j.job_id = w.job_id"
+                            " w.jobs_done, w.host, w.node, w.executor, w.progress, j.name, j.cost_s"
+                            " FROM workers w LEFT JOIN jobs j ON j.job_id = w.job_id"
                             " WHERE w.state != 'exited' ORDER BY w.worker").fetchall()
         failures = c.execute("SELECT j.name, j.state, j.error_kind, j.error, j.finished_at FROM jobs j"
                              " WHERE j.current = 1 AND j.state IN ('failed', 'blocked') ORDER BY j.finished_at DESC LIMIT 10").fetchall()
@@ -83,6 +87,7 @@ def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
     by_series: dict[str, dict[str, int]] = {}
     by_duration: dict[str, dict[str, int]] = {}
     gpu_seconds = cpu_seconds = 0.0
+    policies: dict[str, int] = {}
     done_cost = done_compute = 0.0
     remaining_cost = 0.0
     stale = queued = 0
@@ -94,6 +99,8 @@ def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
             state, queued = "pending", queued + 1  # claimed by a worker's batch, not started yet
         # generated: the raw output is kept and is being (or waits to be) post-processed and verified
         key = {"running": "in_progress", "done": "completed", "generated": "finishing"}.get(state, state)
+        if r["policy"]:
+            policies[r["policy"]] = policies.get(r["policy"], 0) + 1
         if r["device"] == "cpu":
             cpu_seconds += r["gpu_seconds"] or 0.0
         else:
@@ -114,12 +121,15 @@ def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
         "gpu_hours": round(gpu_seconds / 3600, 4),      # generation time of GPU backends, x GPUs per worker
         "cpu_hours": round(cpu_seconds / 3600, 4),      # generation time of CPU backends (procedural)
         "stale_leases": stale,
+        # verified clips by the verification policy they passed (a relaxed one never looks like the default)
+        "verify_policies": dict(sorted(policies.items())),
         "queued_in_workers": queued,
         "workers": [
             {"worker": w["worker"], "gpus": w["gpus"], "job": w["name"], "job_started_at": _iso(w["job_started_at"]),
              "elapsed_s": round(now - w["job_started_at"], 1) if w["job_started_at"] and w["name"] else None,
              "expected_s": w["cost_s"], "model_loads": w["model_loads"], "jobs_done": w["jobs_done"],
-             "heartbeat_age_s": round(now - w["heartbeat_at"], 1), "node": w["node"], "executor": w["executor"]}
+             "heartbeat_age_s": round(now - w["heartbeat_at"], 1), "host": w["host"], "node": w["node"],
+             "executor": w["executor"], "progress": json.loads(w["progress"]) if w["progress"] and w["name"] else None}
             for w in workers
         ],
         "recent_failures": [
@@ -133,7 +143,10 @@ def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
         "updated_at": _iso(now),
     }
     status["published"] = store.published_counts()
-    status["executor"] = recorded_executor(store)   # where the last run's workers ran (dashboard address...)
+    status["executor"] = recorded_executor(store)   # where the last run's workers ran (namespace, address...)
+    row = store.conn.execute("SELECT value FROM meta WHERE key = 'dashboard_url'").fetchone()
+    if row and row[0]:
+        status["dashboard_url"] = row[0]
     return status
 
 

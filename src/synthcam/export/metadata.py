@@ -120,8 +120,15 @@ class ScenarioSpec(_Model):
 
 
 def source_name(backend: str) -> str:
-    """'cosmos' for Cosmos clips, as the evaluation expects; other backends say what they are."""
-    return "cosmos" if backend == "cosmos" else f"synthcam-{backend}"
+    """What made the clip, as the backend names itself ('cosmos' for Cosmos clips, as the evaluation
+    expects); a backend this installation cannot load says `synthcam-<name>`."""
+    from ..backends.registry import backend_class
+    from ..errors import SynthcamError
+
+    try:
+        return backend_class(backend).export_source or f"synthcam-{backend}"
+    except SynthcamError:
+        return f"synthcam-{backend}"
 
 
 def measured(clip: VerifiedClip) -> tuple[float, float, int | None]:
@@ -137,7 +144,8 @@ def metadata(clip: VerifiedClip, media_file: str) -> Metadata:
     duration, fps, frames = measured(clip)
     generation = Generation(backend=job.backend, model=job.model, seed=job.seed, guidance=spec.get("guidance"),
                             num_steps=spec.get("num_steps"), timing_policy=spec.get("timing_policy"))
-    cosmos = {"model": job.model, "seed": job.seed, "guidance": spec.get("guidance")} if job.backend == "cosmos" else None
+    cosmos = {"model": job.model, "seed": job.seed, "guidance": spec.get("guidance")} \
+        if source_name(job.backend) == "cosmos" else None
     return Metadata(
         run_id=job.job_id, source=source_name(job.backend), video_id=job.clip_id, clip=job.name,
         scenario=str(spec.get("scenario") or ""), category=clip.category,  # type: ignore[arg-type]

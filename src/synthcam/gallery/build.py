@@ -23,6 +23,7 @@ from ..frames import readable
 from ..fsutil import inside, write_text_atomic
 from ..store import STATES, Job
 from ..verify.policy import PolicyView, policy_badge, policy_view
+from ..verify.report import KINDS
 from ..workspace import Workspace
 from .thumbs import Source, ThumbReport, Thumbs, refresh
 
@@ -96,6 +97,8 @@ def finding_kinds(job: Job) -> list[str]:
     kinds = {str(f.get("kind")) for f in job.findings if isinstance(f, dict) and f.get("kind")}
     if job.state in ("failed", "blocked") and job.error_kind:
         kinds.add(job.error_kind.removeprefix("verify:"))
+        also = (job.error or "").partition(" (also ")[2]  # a failed verification names its other findings there
+        kinds.update(k for k in KINDS if f"{k}: " in also)
     return sorted(kinds)
 
 

@@ -338,6 +338,14 @@ class JobsMixin:
                 self._event(c, "generated", job_id, None, f"{raw.get('dir', '')} (found on resume)", now=now)
         return bool(n)
 
+    def verified_files(self) -> list[tuple[str, str, str | None, str | None, int | None, int | None]]:
+        """(job_id, name, output, sha256, size, mtime_ns) of every verified clip of the plan: what the
+        integrity check compares with the disk, without parsing whole job records."""
+        rows = self.conn.execute("SELECT job_id, name, output, sha256, json_extract(probe, '$.size') AS size,"
+                                 " json_extract(probe, '$.mtime_ns') AS mtime FROM jobs"
+                                 " WHERE current = 1 AND state = 'done'").fetchall()
+        return [(r["job_id"], r["name"], r["output"], r["sha256"], r["size"], r["mtime"]) for r in rows]
+
     def ready(self, now: float | None = None) -> list[tuple[str, str, float]]:
         """(job_id, name, cost_s) of pending jobs that may be claimed now, longest first."""
         now = now or time.time()
@@ -384,21 +392,25 @@ class JobsMixin:
         return self.jobs("done")
 
     def counts(self) -> dict[str, Any]:
-        rows = self.conn.execute("SELECT state, series, duration_s, COUNT(*) AS n, SUM(gpu_seconds) AS g FROM jobs"
-                                 " WHERE current = 1 GROUP BY state, series, duration_s").fetchall()
+        """The one definition of the plan's counts that status, gallery and export show: jobs per
+        state, per series and per duration, and compute time as GPU or CPU seconds."""
+        rows = self.conn.execute("SELECT state, series, duration_s, COUNT(*) AS n, SUM(gpu_seconds) AS g,"
+                                 " SUM(CASE WHEN json_extract(spec, '$.device') = 'cpu' THEN gpu_seconds ELSE 0 END)"
+                                 " AS cpu FROM jobs WHERE current = 1 GROUP BY state, series, duration_s").fetchall()
         total = {s: 0 for s in STATES}
         by_series: dict[str, dict[str, int]] = {}
         by_duration: dict[str, dict[str, int]] = {}
-        gpu_seconds = 0.0
+        gpu_seconds = cpu_seconds = 0.0
         for r in rows:
             total[r["state"]] += r["n"]
-            gpu_seconds += r["g"] or 0.0
+            cpu_seconds += r["cpu"] or 0.0
+            gpu_seconds += (r["g"] or 0.0) - (r["cpu"] or 0.0)
             for key, table in ((r["series"], by_series), (str(r["duration_s"]), by_duration)):
                 bucket = table.setdefault(key, {"total": 0, **{s: 0 for s in STATES}})
                 bucket["total"] += r["n"]
                 bucket[r["state"]] += r["n"]
         return {"total": sum(total.values()), **total, "by_series": by_series, "by_duration": by_duration,
-                "gpu_seconds": gpu_seconds}
+                "gpu_seconds": gpu_seconds, "cpu_seconds": cpu_seconds}
 
     def selection_counts(self, job_ids: Iterable[str], now: float | None = None) -> dict[str, int]:
         """States of these jobs (a run's selection): done, failed, blocked, pending, running (claimed

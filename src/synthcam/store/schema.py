@@ -56,7 +56,6 @@ INDEXES = """
 CREATE INDEX IF NOT EXISTS jobs_pending ON jobs (cost_s DESC, job_id) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS jobs_pending_queue ON jobs (queue, cost_s DESC, job_id) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS jobs_name ON jobs (name);
-CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state) WHERE current = 1;
 """
 
 OTHER_TABLES = """

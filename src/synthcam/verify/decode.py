@@ -20,20 +20,12 @@ import numpy as np
 from ..media.probe import VideoInfo, info_of, libav_errors, luma
 from .stats import FrameAnalyzer, FrameStats
 from .thresholds import Thresholds
+from ..errors import OpenFailure  # noqa: F401 - raised here, defined in the one tree
 
 __all__ = ["DecodeResult", "OpenFailure", "decode_clip"]
 
 _CHECK_EVERY = 16  # packets between deadline checks
 _STILL_FORMATS = frozenset({"image2", "png", "jpeg", "webp", "bmp", "tiff"})
-
-
-class OpenFailure(Exception):
-    """The file could not be opened as media; `kind` is not_video or unreadable."""
-
-    def __init__(self, kind: str, detail: str):
-        super().__init__(detail)
-        self.kind = kind
-        self.detail = detail
 
 
 @dataclass

@@ -19,15 +19,12 @@ from .lfs import POINTER_MAX_BYTES, MalformedPointer, parse_pointer
 from .policy import VerifyPolicy, resolve_policy
 from .report import FileReport, Finding
 from .thresholds import Thresholds
+from ..errors import HashTimeout
 
 __all__ = ["sha256_file", "verify_file"]
 
 _CHUNK = 1 << 20
 _MAX_FRAMES_FLOOR = 120 * 300  # 300 s at 120 fps: the most a manifest can ask for
-
-
-class HashTimeout(Exception):
-    """Hashing ran past its deadline (a huge or sparse file)."""
 
 
 def sha256_file(path: str | Path, deadline: float | None = None) -> tuple[str, int]:

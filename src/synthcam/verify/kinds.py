@@ -41,6 +41,13 @@ CONTENT_KINDS = (
     "flicker",
     "static",           # no motion where the manifest expects action
     "scene_cut",
+    # fidelity, from a backend's own ground truth (the procedural audit): the clip does not show its manifest
+    "out_of_frame",     # a subject the manifest names is not in view for the part of the clip its action needs
+    "cut_short",        # the action's key moment happens after the clip ends, or out of view
+    "prop_missing",     # a prop or scene element the description names (or the occluder) is not in view
+    "too_small",        # a subject's image is below the minimum box size for a detector
+    "low_contrast",     # a subject barely differs from its background
+    "ir_colour",        # the description names a colour that a night infrared (monochrome) picture cannot show
 )
 # Every per-file finding kind, most fundamental first: a file's status is the first one found.
 KINDS = CONTAINER_KINDS + CONTENT_KINDS

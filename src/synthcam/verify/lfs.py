@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from ..errors import MalformedPointer  # noqa: F401 - raised here, defined in the one tree
 
 __all__ = ["POINTER_MAX_BYTES", "VERSIONS", "LfsPointer", "MalformedPointer", "looks_like_pointer", "parse_pointer"]
 
@@ -27,10 +28,6 @@ class LfsPointer:
     size: int  # the real file's size in bytes
     version: str
     extra: tuple[tuple[str, str], ...] = ()  # other keys, kept as the spec asks
-
-
-class MalformedPointer(ValueError):
-    """The bytes start like an LFS pointer but break the spec; the message says where."""
 
 
 def looks_like_pointer(head: bytes) -> bool:

@@ -111,7 +111,26 @@ class _OutOfMemory(Exception):
 
 class DiffusersBackend(Backend):
     name = "diffusers"
+    device = "gpu"
     has_ground_truth = False
+    export_source = "cosmos"   # Cosmos Predict 2.5's own weights, run in-process
+
+    @classmethod
+    def model_name(cls, manifest, requested: str | None) -> str:  # type: ignore[override]
+        return requested or manifest.defaults.model
+
+    @classmethod
+    def job_cost_s(cls, compiled, model: str) -> float:  # type: ignore[override]
+        from ...plan import DEFAULT_COST_GPU, load_cost_table
+
+        try:
+            return compiled.timing.chunks * load_cost_table().chunk(model, DEFAULT_COST_GPU).seconds
+        except Exception:  # noqa: BLE001 - a model the cost table lacks: chunks still order the queue
+            return float(compiled.timing.chunks)
+
+    @classmethod
+    def option_names(cls) -> frozenset[str]:
+        return frozenset(DiffusersOptions.model_fields)
 
     def __init__(self, options: DiffusersOptions, gpus: Iterable[str] = (), *,
                  safety_checker: guardrails.SafetyChecker | None = None) -> None:

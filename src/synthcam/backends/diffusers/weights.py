@@ -12,10 +12,7 @@ from typing import Any
 from ...errors import BackendError
 from . import compat, guardrails
 from .options import DiffusersOptions
-
-
-class MissingWeights(BackendError):
-    """The weights are neither in the given folder nor in the Hub cache; the message says how to get them."""
+from ...errors import MissingWeights  # noqa: F401 - raised here, defined in the one tree
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,15 @@ from ...fsutil import atomic_dir, check_id, inside
 from ...manifest import Manifest, load_manifest
 from ...media.encode import VideoWriter
 from ...prompts import CompiledClip, Compiler
+from ...verify.report import Finding
 from ..base import Backend, Failure, GenerationRequest, RawClip
+from .audit import Auditor, Thresholds
 from .plan import ClipPlan
 from .render import Renderer, make_renderer
 from .truth import Truth, class_table, mask_colour
 
-__all__ = ["ProceduralBackend", "RenderOptions", "RenderResult", "render_clip", "render_variant", "truth_dir_for"]
+__all__ = ["AuditResult", "ProceduralBackend", "RenderOptions", "RenderResult", "audit_renderer", "audit_variant", "render_clip",
+           "render_variant", "truth_dir_for"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,17 @@ class RenderResult:
     seed: int
     counts: dict[str, int]
     plan: ClipPlan = field(repr=False)
+    audit: list[Finding] = field(default_factory=list)   # fidelity findings (audit.py); empty when it shows its manifest
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """The fidelity audit of one variant, from its ground truth alone (no video written)."""
+
+    name: str
+    plan: ClipPlan = field(repr=False)
+    findings: list[Finding]
+    metrics: dict[str, Any]
 
 
 def truth_dir_for(video: Path) -> Path:
@@ -84,20 +98,41 @@ def render_variant(manifest: Manifest, compiled: CompiledClip, video: Path, *, s
                                                     pix_fmt="bgr0", threads=1, options={"level": "3", "slices": "4"}))
         truth = Truth(gt_tmp, p.name, p.width, p.height, p.fps, p.frames, class_table(manifest), options.all_frames)
         stack.callback(truth.release)
+        auditor = Auditor(r)
         for index in range(p.frames):
             instances = r.render(index)
-            _measure(r, truth, index, instances)
+            _measure(r, index, instances, truth, auditor)
             writer.write(r.yuv(index), "yuv420p")
             if masks is not None:
                 masks.write(palette[r.ids], "rgb24")
-        files = truth.close(_meta(manifest, compiled, p))
+        findings = auditor.findings()
+        meta = _meta(manifest, compiled, p)
+        meta["audit"] = {"findings": [f.model_dump() for f in findings], **auditor.metrics()}
+        files = truth.close(meta)
         if masks is not None:
             files["masks"] = truth_dir / "masks.mkv"
     files = {k: truth_dir / v.name for k, v in files.items()}
-    return RenderResult(video, truth_dir, files, p.frames, p.fps, p.width, p.height, p.seed, truth.counts(), p)
+    return RenderResult(video, truth_dir, files, p.frames, p.fps, p.width, p.height, p.seed, truth.counts(), p, findings)
 
 
-def _measure(r: Renderer, truth: Truth, index: int, instances: list) -> None:
+def audit_variant(manifest: Manifest, compiled: CompiledClip, *, seed: int | None = None, stride: int = 1) -> AuditResult:
+    """Render a variant's frames for their ground truth only (no encoding, no files) and audit it.
+
+    `stride` > 1 draws every stride-th frame: several times faster, for sweeping a dataset
+    while developing; the numbers are then estimates from the sampled frames.
+    """
+    return audit_renderer(make_renderer(manifest, compiled, seed), stride=stride)
+
+
+def audit_renderer(r: Renderer, *, stride: int = 1, thresholds: Thresholds = Thresholds()) -> AuditResult:
+    """Draw a prepared renderer's frames (every `stride`-th) for their ground truth and audit them."""
+    auditor = Auditor(r, thresholds)
+    for index in range(0, r.plan.frames, max(1, stride)):
+        _measure(r, index, r.render(index), None, auditor)
+    return AuditResult(r.plan.name, r.plan, auditor.findings(), auditor.metrics())
+
+
+def _measure(r: Renderer, index: int, instances: list, truth: Truth | None, auditor: Auditor) -> None:
     w, h = r.plan.width, r.plan.height
     for inst in instances:
         ras = inst.raster
@@ -108,8 +143,15 @@ def _measure(r: Renderer, truth: Truth, index: int, instances: list) -> None:
             continue
         fx0, fy0 = max(ras.x0, 0), max(ras.y0, 0)
         visible = cv2.compare(r.ids[fy0:min(ras.y1, h), fx0:min(ras.x1, w)], inst.actor.track, cv2.CMP_EQ)
-        truth.add(index, inst.actor.track, inst.actor.label, inst.actor.role, ras.area, (x0, y0, x1, y1), visible, (fx0, fy0))
-    truth.frame_done(index)
+        seen = cv2.countNonZero(visible)
+        full = ras.area
+        if truth is not None:
+            truth.add(index, inst.actor.track, inst.actor.label, inst.actor.role, full, (x0, y0, x1, y1), visible, (fx0, fy0),
+                      seen=seen)
+        auditor.observe(index, inst.actor, seen, seen / full if full else 0.0, (x0, y0, x1, y1))
+    if truth is not None:
+        truth.frame_done(index)
+    auditor.frame_done(index)
 
 
 def _meta(manifest: Manifest, compiled: CompiledClip, p: ClipPlan) -> dict[str, Any]:
@@ -192,4 +234,5 @@ class ProceduralBackend(Backend):
             return Failure(request, "error", str(error), retryable=False)
         extras = dict(result.files)
         extras["truth_dir"] = result.truth_dir
-        return RawClip(request, result.video, float(result.fps), result.frames, at_target=True, extras=extras)
+        return RawClip(request, result.video, float(result.fps), result.frames, at_target=True, extras=extras,
+                       audit=list(result.audit))

@@ -80,7 +80,7 @@ def build_cast(plan: ClipPlan, rng: np.random.Generator) -> Cast:
                 for name, n in subject.animals if k == 0 else ():  # a dog walker's dog
                     for _ in range(n):
                         kind = subject.appearance.animal or (name if name != "animal" else "dog")
-                        cast.add("animal", name, animal_look(kind, None, rng))
+                        cast.add("animal", name, animal_look(kind, subject.animal_colour, rng))
                     actor.extras["leash"] = True
                 for item in subject.items if k == 0 else ():
                     if item.kind == "leash":
@@ -94,8 +94,11 @@ def build_cast(plan: ClipPlan, rng: np.random.Generator) -> Cast:
                     cast.add("person", subject.people_label, PersonLook.draw(look, rng)).extras["vehicle"] = ride
             elif subject.kind == "animal":
                 cast.add("animal", subject.label, animal_look(subject.appearance.animal or subject.label, subject.appearance.colour, rng))
-            else:
-                cast.add("parcel", subject.label, parse_colour(subject.appearance.colour, rng, ["cardboard"]), role="prop")
+            else:  # a parcel; "two stacked boxes" (count 2) sit one on the other; loose objects blow about in wind
+                parcel = cast.add("parcel", subject.label, parse_colour(subject.appearance.colour, rng, ["cardboard"]))
+                parcel.extras["stack"] = k
+                if subject.kind == "object" and (plan.path == "wander" or plan.weather == "wind"):
+                    parcel.extras["debris"] = True
     _implied(plan, cast, rng)
     people = cast.of("person")
     for animal in cast.of("animal"):

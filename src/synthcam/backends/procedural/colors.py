@@ -26,6 +26,9 @@ NAMED: dict[str, BGR] = {
     "purple": rgb(95, 50, 125), "pink": rgb(225, 140, 165), "teal": rgb(30, 120, 125), "cream": rgb(230, 220, 195),
     "hi-vis": rgb(205, 235, 40), "neon": rgb(205, 235, 40), "camo": rgb(85, 90, 60), "camouflage": rgb(85, 90, 60),
     "gold": rgb(200, 160, 60), "cardboard": rgb(160, 120, 80), "dark": rgb(45, 45, 50), "light": rgb(190, 190, 185),
+    "golden": rgb(205, 160, 80), "tawny": rgb(170, 125, 70), "tabby": rgb(125, 112, 95), "chocolate": rgb(80, 52, 32),
+    "ginger": rgb(200, 112, 50), "camel": rgb(190, 150, 100), "lavender": rgb(170, 150, 200), "mustard": rgb(200, 160, 40),
+    "lime": rgb(150, 200, 50),
 }
 CLOTHING = ["black", "navy", "grey", "denim", "charcoal", "khaki", "white", "red", "green", "brown", "blue", "maroon", "olive"]
 VEHICLE_PAINT = ["white", "silver", "black", "grey", "navy", "red", "blue", "charcoal", "beige", "maroon"]

@@ -25,6 +25,7 @@ VEHICLE_PATHS = ("drive_in", "drive_past", "park", "exit_vehicle")
 EXITS = ("exit_vehicle", "drive_in", "park")
 VEHICLE_FOR = {"walk_past": "drive_past", "cross": "drive_past", "run_off": "drive_past", "wander": "drive_past"}
 ANIMAL_PATHS = ("wander", "walk_past", "run_off", "cross", "loiter", "stand", "crouch")
+WEAPONS = ("handgun", "knife", "bat", "crowbar", "tool")
 
 
 def _heading(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -40,8 +41,12 @@ def drive_past(st: Stage, lane: str | None = None, delay: float = 0.0) -> Script
     a, b = ((left, z), (right, z)) if route[1][0] > route[0][0] else ((right, z), (left, z))
     length = abs(b[0] - a[0])
     speed = float(np.clip(length / (0.75 * st.T), 4.0, 11.0))
-    if st.T < 20 and not delay and length / speed > st.T:
-        a = (a[0] + (b[0] - a[0]) * 0.25, z)
+    if st.T < 20 and not delay:
+        # a short clip starts just out of view and crosses at a pace that fills the clip
+        way = float(np.sign(b[0] - a[0]))
+        a = (st.cam.x_at_u(0.0 if way > 0 else st.cam.width, z) - 3.2 * way, z)
+        far_edge = st.cam.x_at_u(st.cam.width if way > 0 else 0.0, z)
+        speed = float(np.clip((abs(far_edge - a[0]) + 3.2) / (0.85 * st.T), 4.0, 12.5))
     s = Script(a, _heading(a, b), speed)
     if delay:
         s.hold(delay, legs="drive", hidden=True)
@@ -70,33 +75,33 @@ def pull_in(st: Stage, arrive_s: float) -> Script:
     for p in path[1:-1]:
         s.walk(p, legs="drive")
     s.walk(path[-1], s.speed * 0.6, legs="drive", ease=True, heading=None)
-    return s
+    return s.mark("stop")
 
 
 def _vehicle_script(st: Stage, path: str) -> Script | Static:
     park, face = st.anchor("park"), st.world.facing("park")
     if path == "drive_past":
         return drive_past(st)
-    if path == "exit_vehicle" and st.T < 10:
-        return Static(Pose(park[0], park[1], face))
     if path in ("drive_in", "park", "exit_vehicle"):
-        return pull_in(st, min(0.45 * st.T, 9.0)).hold(1.0, legs="drive", flex=1.0)
+        # a short exit_vehicle still shows the stop: the car is already rolling in
+        share = 0.35 if path == "exit_vehicle" and st.T < 10 else 0.45
+        return pull_in(st, min(share * st.T, 9.0)).hold(1.0, legs="drive", flex=1.0)
     return Static(Pose(park[0], park[1], face))
 
 
 def _driver(st: Stage, vehicle: Script | Static, person: Actor) -> Script:
     """Hidden in the vehicle until it stops, then out of the driver's door and to the house."""
-    stop = 0.0 if isinstance(vehicle, Static) else vehicle.beats[-2].t0 + vehicle.beats[-2].seconds
+    stop = 0.0 if isinstance(vehicle, Static) else vehicle.time_of("stop")
     pose, _ = vehicle.at(stop + 0.01)
     h = pose.heading
     door = (pose.x + 1.35 * math.cos(h) + 0.3 * math.sin(h), pose.z - 1.35 * math.sin(h) + 0.3 * math.cos(h))
-    route = [door] + st.route("approach")[-2:]
+    route = [door] + (st.world.routes.get("from_park") or st.route("approach")[-2:])
     if isinstance(vehicle, Static) and st.T < 10:   # short clip: already out of the parked car, walking
         s = arrive(st, route, 0.6 * st.T)
     else:
         s = Script(door, h, st.pace)
-        s.hold(stop + st.u(0.6, 1.2), hidden=True, flex=0.0)
-        s.hold(0.6, heading=h + math.pi / 2, flex=0.5)
+        s.hold(stop + st.u(0.5, 0.9 if st.T < 10 else 1.2), hidden=True, flex=0.0)
+        s.mark("out").hold(0.6, heading=h + math.pi / 2, flex=0.5)
         if st.T - s.duration > 3:
             s.route(route[1:])
     if st.T - s.duration > 1.5:
@@ -118,7 +123,8 @@ class Riding:
 
 def direct(world: World, plan: ClipPlan, cast: Cast, rng: np.random.Generator) -> None:
     """Assign a timeline to every actor (in place)."""
-    st = Stage(world, float(plan.duration_s), rng, PACE.get(plan.motion, 1.35), plan.distance)
+    weapon = next((i.kind for s in plan.subjects for i in s.items if i.kind in WEAPONS), None)
+    st = Stage(world, float(plan.duration_s), rng, PACE.get(plan.motion, 1.35), plan.distance, target=plan.target, weapon=weapon)
     people, vehicles, animals = cast.of("person"), cast.of("vehicle"), cast.of("animal")
     path = plan.path
     def pushes(p: Actor) -> bool:  # a cyclist in a walking action walks the bicycle
@@ -176,9 +182,38 @@ def direct(world: World, plan: ClipPlan, cast: Cast, rng: np.random.Generator) -
             # a cat 20 m away is a few pixels: small animals keep close, others no farther than mid
             small = a.look[0] in ("cat", "raccoon")
             distance = "mid" if plan.distance == "far" and a.look[0] != "deer" else plan.distance
-            stage = Stage(world, st.T, rng, 1.6 if small else 1.1, distance, small)
+            stage = Stage(world, st.T, rng, 1.6 if small else 1.1, distance, small,
+                          room=2.0 if plan.occlusion != "none" else 0.0)
             a.timeline = build(stage).settle(st.T, stage.in_view)
+    for k, d in enumerate(a for a in cast.actors if a.extras.get("debris")):  # a bag tumbling on the wind
+        stage = Stage(world, st.T, rng, 1.9, "mid", True, room=2.0 if plan.occlusion != "none" else 0.0)
+        d.timeline = PERSON_PATHS["wander"](stage).settle(st.T, stage.in_view)
     _props(st, cast, lead_actor)
+
+
+def _parcel_spot(st: Stage, by_door: tuple[float, float]) -> tuple[float, float]:
+    """Where a parcel left unattended sits: by the door when near, along the way in (by the
+    gate, at the end of the drive) when mid or far, wherever that is in view."""
+    route = st.route("approach")
+    if st.distance == "near":  # by the door, or the nearest place on the way in that the camera sees
+        for k in range(12):
+            p = (by_door[0], by_door[1] + 0.35 * k)
+            if st.visible(p, 0.08):
+                return p
+        return by_door
+    lengths = [math.hypot(b[0] - a[0], b[1] - a[1]) for a, b in zip(route, route[1:])]
+    total = sum(lengths) or 1.0
+    for u in ((0.3, 0.4, 0.2, 0.5) if st.distance == "far" else (0.65, 0.75, 0.55)):
+        left, k = u * total, 0
+        while k < len(lengths) - 1 and left > lengths[k]:
+            left -= lengths[k]
+            k += 1
+        f = min(1.0, left / (lengths[k] or 1.0))
+        a, b = route[k], route[k + 1]
+        p = (a[0] + (b[0] - a[0]) * f + 0.6, a[1] + (b[1] - a[1]) * f)   # beside the path, not on it
+        if st.visible(p, 0.08) and st.seen(p) and st.clear(p, 0.3):
+            return p
+    return by_door
 
 
 def _props(st: Stage, cast: Cast, lead_actor: Actor | None) -> None:
@@ -188,13 +223,26 @@ def _props(st: Stage, cast: Cast, lead_actor: Actor | None) -> None:
     mat = st.anchor("mat")
     ground = (mat[0] + 0.45 * math.sin(door), mat[1] + 0.45 * math.cos(door))
     parcels = 0
+    left = ground if isinstance(lead, Script) and "pickup" in lead.marks else _parcel_spot(st, ground)
+    below: tuple[float, float] | None = None
     for a in cast.actors:
-        if a.kind == "parcel":  # on the step by the door; more than one sit side by side
+        if a.extras.get("debris"):
+            continue
+        if a.kind == "parcel" and a.extras.get("stack") and below is not None:  # on top of the one before, set askew
+            shift = 0.3 * a.extras["stack"] * (1 if st.rng.random() < 0.5 else -1)
+            cx, cz = st.cam.position[0], st.cam.position[2]   # to one side as the camera sees it: both boxes show
+            d = math.hypot(below[0] - cx, below[1] - cz) or 1.0
+            a.extras["ground"] = (below[0] - shift * (below[1] - cz) / d, below[1] + shift * (below[0] - cx) / d)
+            a.extras["lift"] = 0.3 * a.extras["stack"]
+            a.timeline = Static(Pose(*a.extras["ground"], door + st.u(-0.25, 0.25)))
+        elif a.kind == "parcel":  # by the door (or, left unattended, where the distance puts it); side by side
             side = 0.5 * ((parcels + 1) // 2) * (1 if parcels % 2 else -1)
-            spot = (ground[0] + side * math.cos(door), ground[1] - side * math.sin(door))
+            spot = (left[0] + side * math.cos(door), left[1] - side * math.sin(door))
             a.extras["ground"] = spot if parcels or st.rng.random() < 0.8 or not isinstance(lead, Script) else st.near(mat, 1.0)
+            below = a.extras["ground"]
             parcels += 1
             a.timeline = Static(Pose(*a.extras["ground"], door + st.u(-0.3, 0.3)))
+        if a.kind == "parcel":
             if isinstance(lead, Script) and "pickup" in lead.marks:
                 a.carrier, a.extras["pickup_t"] = lead_actor, lead.time_of("pickup")
         elif a.role == "item" and a.carrier is not None:

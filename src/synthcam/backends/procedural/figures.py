@@ -20,6 +20,7 @@ from .raster import Sketch
 
 TAU = 2 * math.pi
 BUILD = {"slim": 0.86, "average": 1.0, "heavy": 1.22, "child": 0.9}
+STRIKE_S = 1.1           # seconds per blow of a swung bat or bar
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Pose:
     z: float
     heading: float                 # radians; 0 faces +z (away from the house), pi faces the house
     legs: str = "stand"            # stand | walk | run | crouch | climb | sit | drive (vehicles)
-    arms: str = "swing"            # swing | idle | carry | reach | peer | raise | fight | phone | climb | crouch | ride
+    arms: str = "swing"            # swing | idle | carry | reach | peer | raise | strike | fight | phone | climb | crouch | ride
     phase: float = 0.0             # gait cycles walked so far
     amp: float = 0.0               # gait amplitude: 1 walk, 1.6 run
     lift: float = 0.0              # metres off the ground (on a fence)
@@ -105,6 +106,11 @@ def _arm_angles(mode: str, side: float, swing: float, amp: float, t: float) -> t
         return 2.2, 0.35, 1.7
     if mode == "raise" and side > 0:
         return 1.45 + 0.06 * math.sin(t * 3), 0.0, 0.0
+    if mode == "strike":
+        # a two-handed overhead blow every STRIKE_S: a slow wind-up, then a fast swing down
+        u = (t / STRIKE_S) % 1.0
+        flex = 0.45 + 2.35 * (u / 0.65) ** 2 * (3 - 2 * u / 0.65) if u < 0.65 else 2.8 - 2.35 * math.sqrt((u - 0.65) / 0.35)
+        return (flex, 0.1, 0.2) if side > 0 else (flex - 0.15, 0.3, 0.7)
     if mode == "fight":
         punch = math.sin(t * 7.0 + (0 if side > 0 else math.pi)) > 0.3
         return (1.5, 0.05, 0.1) if punch else (0.9, 0.2, 1.9)

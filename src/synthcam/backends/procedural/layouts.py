@@ -85,7 +85,12 @@ def _street_block(world: World, pal: Palette, rng: np.random.Generator, z: float
         x += width + float(rng.uniform(3, 6))
     world.routes["lane"] = [(-60.0, z + 4.0), (60.0, z + 4.0)]
     world.routes["far_lane"] = [(60.0, z + 7.6), (-60.0, z + 7.6)]
-    world.anchors["curb"] = (float(rng.uniform(2.5, 5.0)), z + 3.2)
+    # where a car pulls up: at the kerb, in the middle part of the picture (not at its edge), under a street lamp
+    world.anchors["curb"] = (cam.x_at_u(float(rng.uniform(0.35, 0.65)) * cam.width, z + 3.2), z + 3.2)
+    lamp = (world.anchors["curb"][0] + 2.2, z + 1.85)
+    add(box("lamp_post", cam, lamp, (0.12, 4.6, 0.12), rgb(70, 70, 72)))
+    add(box("lamp_head", cam, (lamp[0], lamp[1] + 0.5), (0.25, 0.18, 0.6), rgb(235, 225, 190), y0=4.5, material="light"))
+    world.pools.append(lamp)
 
 
 def _bush(world: World, pal: Palette, rng: np.random.Generator, x: float, z: float, size: float) -> None:
@@ -148,6 +153,8 @@ def walkway(rng: np.random.Generator, cam: Camera, pal: Palette, lit: bool) -> W
     white = rgb(225, 222, 215)
     add(fence("picket", (-30, gate), (-0.8, gate), 0.9, white, solid=False, posts=2.0))
     add(fence("picket", (0.8, gate), (30, gate), 0.9, white, solid=False, posts=2.0))
+    for side in (-1, 1):  # the gateway in the picket fence
+        add(box("gate", cam, (side * 0.86, gate), (0.13, 1.2, 0.13), white))
     hedge_h = float(rng.uniform(0.6, 0.9))
     for side in (-1, 1):
         add(hedge("hedge", cam, (side * 1.3, float(z0 + 2.5)), (side * 1.3, gate - 2.0), hedge_h, pal.leaf, rng))
@@ -180,18 +187,21 @@ def driveway(rng: np.random.Generator, cam: Camera, pal: Palette, lit: bool) -> 
     add(drive)
     _street_block(world, pal, rng, end, lit, end + float(rng.uniform(16, 20)))
     side_x = float(rng.uniform(-4.6, -3.6))
-    add(ground_rect("path", side_x, -1.8, 2.6, 3.8, pal.concrete, "concrete", 5.0))
-    add(wall("house_side", (side_x, 7.5), (side_x, -1.0), 3.1, pal.siding, siding=0.22, windows=[(0.12, 0.3)],
-             door=(0.45, 0.56), lit=lit))
+    door_z = 7.5 - 8.5 * 0.325
+    add(ground_rect("path", side_x, -1.8, door_z - 0.6, door_z + 0.6, pal.concrete, "concrete", 5.0))
+    add(wall("house_side", (side_x, 7.5), (side_x, -1.0), 3.1, pal.siding, siding=0.22, windows=[(0.05, 0.18)],
+             door=(0.27, 0.38), lit=lit))
     add(box("mailbox", cam, (5.0, end - 0.3), (0.12, 1.1, 0.12), rgb(50, 50, 52)))
     add(box("mailbox_top", cam, (5.0, end - 0.3), (0.25, 0.25, 0.5), rgb(40, 40, 45), y0=1.1))
     for z in np.arange(1.5, 7.0, 1.4):
-        _bush(world, pal, rng, side_x + 0.55, float(z), float(rng.uniform(0.35, 0.5)))
-    world.lights.append((side_x + 0.2, 2.4, 3.2))
+        size = float(rng.uniform(0.35, 0.5))
+        if abs(z - door_z) > 0.8:  # not in front of the door
+            _bush(world, pal, rng, side_x + 0.55, float(z), size)
+    world.lights.append((side_x + 0.2, 2.4, door_z))
     a = world.anchors
-    a.update(door=(side_x + 0.5, 3.2), window=(side_x + 0.5, 6.4), park=(1.2, float(rng.uniform(6.5, 8.0))),
+    a.update(door=(side_x + 0.5, door_z), window=(side_x + 0.5, 6.5), park=(1.2, float(rng.uniform(6.5, 8.0))),
              loiter=(float(rng.uniform(0, 3)), float(rng.uniform(8, 11))), fence=(6.5, 5.0), crouch=(3.0, 6.0))
-    a["mat"] = (side_x + 0.75, 3.0)
+    a["mat"] = (side_x + 0.75, door_z - 0.2)
     world.headings.update(door=-np.pi / 2, window=-np.pi / 2, park=np.pi)
     left, right = _edges(cam, end + 0.7)
     world.routes["approach"] = [(right, end + 0.7), (2.0, end + 0.7), (1.0, 4.0), a["door"]]
@@ -231,9 +241,9 @@ def backyard(rng: np.random.Generator, cam: Camera, pal: Palette, lit: bool) -> 
     add(ground_rect("beyond", -60, 60, back, back + 40, shade(pal.lawn, 0.8), "grass", 12.0))
     add(ground_rect("alley", -60, 60, back + 4, back + 8, pal.asphalt, "road", 6.0))
     add(ground_rect("lawn", -60, 60, -5, back, pal.lawn, "grass", 12.0))
-    patio = ground_rect("patio", -4.0, 4.0, -1, 3.8, rgb(150, 135, 120), "concrete", 6.0)
-    patio.lines = ([Line((x, 0, -1), (x, 0, 3.8), rgb(110, 100, 90), 0.015) for x in np.arange(-4, 4.01, 0.6)]
-                   + [Line((-4, 0, z), (4, 0, z), rgb(110, 100, 90), 0.015) for z in np.arange(-1, 3.81, 0.6)])
+    patio = ground_rect("patio", -4.0, 4.0, -1, 5.0, rgb(150, 135, 120), "concrete", 6.0)
+    patio.lines = ([Line((x, 0, -1), (x, 0, 5.0), rgb(110, 100, 90), 0.015) for x in np.arange(-4, 4.01, 0.6)]
+                   + [Line((-4, 0, z), (4, 0, z), rgb(110, 100, 90), 0.015) for z in np.arange(-1, 5.01, 0.6)])
     add(patio)
     for _ in range(int(rng.integers(2, 4))):
         add(tree("tree", cam, float(rng.uniform(-14, 14)), back + float(rng.uniform(2.5, 9)), float(rng.uniform(6, 9)),
@@ -249,6 +259,7 @@ def backyard(rng: np.random.Generator, cam: Camera, pal: Palette, lit: bool) -> 
     world.lights.append((0.0, 2.6, 0.3))
     z0 = _nearest_ground(cam)
     fx = float(rng.uniform(0.0, 5.0))
+    add(fence("gate", (fx - 0.55, back - 0.03), (fx + 0.55, back - 0.03), 1.85, shade(wood, 1.18)))
     a = world.anchors
     a.update(door=(0.0, z0 + 0.85), mat=(0.3, z0 + 0.35), window=(wing_x + 0.45, 3.5),
              loiter=(float(rng.uniform(-2, 3)), float(rng.uniform(6, 9))), fence=(fx, back), crouch=(2.0, 3.2),
@@ -258,7 +269,7 @@ def backyard(rng: np.random.Generator, cam: Camera, pal: Palette, lit: bool) -> 
     world.routes["loop"] = [(wing_x + 0.6, 8.0), (wing_x - 1.5, 8.0), (wing_x - 1.5, -3.0), (7.5, -3.0), (7.5, 6.0), (2.0, 7.0)]
     world.routes["lane"] = [(-60.0, back - 2.5), (60.0, back - 2.5)]  # across the lawn; the alley is hidden by the fence
     world.routes["far_lane"] = [(60.0, back + 6.0), (-60.0, back + 6.0)]
-    _pass_routes(world, {"near": 4.5, "mid": back - 4.0, "far": back + 5.0})
+    _pass_routes(world, {"near": 4.5, "mid": back - 4.0, "far": back - 1.1})  # far: along the inside of the back fence
     return world
 
 
@@ -275,25 +286,32 @@ def side_yard(rng: np.random.Generator, cam: Camera, pal: Palette, lit: bool) ->
                  pal.leaf, rng, occludes=False))
     add(far_house("neighbour", -9, 1.0, end + float(rng.uniform(9, 12)), 4.6, jitter(SIDING[1], rng), ROOF[0], rng, lit=lit))
     wood = jitter(rgb(135, 100, 65), rng)
-    add(fence("end_fence", (-1.2, end), (3.0, end), 1.9, wood))
-    add(fence("right_fence", (3.0, end), (3.0, -1.0), 1.9, shade(wood, 0.92)))
+    add(fence("end_fence", (-1.2, end), (3.0, end), 1.25, wood))     # low enough to see a car or a walker beyond
+    add(fence("gate", (0.35, end - 0.03), (1.45, end - 0.03), 1.3, shade(wood, 1.18)))
+    add(fence("right_fence", (3.0, end * 0.45), (3.0, -1.0), 1.9, shade(wood, 0.92)))
+    add(ground_rect("driveway", 3.1, 6.6, end * 0.45, end + 4.0, shade(pal.concrete, 0.98), "concrete", 5.0))  # the open side
     add(wall("house_side", (-1.2, end + 2.0), (-1.2, -1.0), 3.0, pal.siding, siding=0.2,
              windows=[(0.18, 0.28), (0.62, 0.72)], door=(0.45, 0.52), lit=lit))
     bins_z = float(rng.uniform(3, 5))
     add(box("bin", cam, (-0.85, bins_z), (0.6, 1.05, 0.6), rgb(40, 60, 45), material="plastic"))
     add(box("bin", cam, (-0.85, bins_z + 0.7), (0.6, 1.05, 0.6), rgb(45, 45, 50), material="plastic"))
-    add(box("ac", cam, (-0.9, end * 0.75), (0.6, 0.7, 0.7), rgb(170, 170, 165), material="metal"))
+    add(box("utility", cam, (-0.9, end * 0.75), (0.6, 0.7, 0.7), rgb(170, 170, 165), material="metal"))  # AC unit
+    add(box("meter", cam, (-1.13, end * 0.6), (0.1, 0.36, 0.3), rgb(150, 152, 150), y0=1.25, material="metal"))
     world.lights.append((-1.1, 2.3, end * 0.5))
     a = world.anchors
     door_z = end + 2.0 - (end + 3.0) * 0.485
     a.update(door=(-0.7, door_z), mat=(-0.55, door_z - 0.4), window=(-0.7, end + 2.0 - (end + 3.0) * 0.67),
-             loiter=(0.9, float(rng.uniform(6, 9))), fence=(3.0, float(rng.uniform(6, 10))), crouch=(0.6, bins_z + 1.5),
-             park=(0.9, end + 6.0))
-    world.headings.update(door=-np.pi / 2, window=-np.pi / 2, park=np.pi / 2)
-    world.routes["approach"] = [(0.9, end - 0.3), (0.9, door_z + 0.8), a["door"]]
-    world.routes["pass_near"] = world.routes["pass_mid"] = [(0.9, end - 0.3), (0.9, 0.2)]
-    world.routes["pass_far"] = [(-12.0, end + 3.0), (12.0, end + 3.0)]
-    world.routes["cross"] = [(0.9, end - 0.3), (1.7, 0.4)]
+             loiter=(0.9, float(rng.uniform(6, 9))), fence=(3.0, float(rng.uniform(2, end * 0.4))), crouch=(0.6, bins_z + 1.5),
+             park=(4.85, end * 0.72))
+    a["utility"] = (-0.6, end * 0.75)
+    world.headings.update(door=-np.pi / 2, window=-np.pi / 2, park=np.pi, utility=-np.pi / 2)
+    world.routes["drive_in"] = [(60.0, end + 6.0), (10.0, end + 6.0), (4.85, end + 2.0), a["park"]]
+    world.routes["approach"] = [(1.2, end - 0.3), (1.9, door_z + 2.0), (0.9, door_z + 0.8), a["door"]]
+    # walks keep to the fence side of the passage: the camera on the house side sees them at an angle
+    world.routes["pass_near"] = world.routes["pass_mid"] = [(1.3, end - 0.3), (2.0, 0.2)]
+    world.routes["pass_far"] = [(1.9, end - 0.4), (0.2, end * 0.45)]  # the far half of the passage
+    world.routes["from_park"] = [(2.2, end * 0.6), (0.9, door_z + 0.8), a["door"]]
+    world.routes["cross"] = [(1.0, end - 0.3), (2.1, 0.4)]
     world.routes["loop"] = [(0.9, end - 1.0), (0.9, 4.0), (0.9, -3.0), (-12.0, -3.0), (-12.0, end + 3.0), (0.9, end - 0.5)]
     world.routes["lane"] = [(-60.0, end + 6.0), (60.0, end + 6.0)]
     return world
@@ -316,14 +334,15 @@ def garage(rng: np.random.Generator, cam: Camera, pal: Palette, lit: bool) -> Wo
     ceiling = np.array([[-3.2, 2.9, -1.0], [3.2, 2.9, -1.0], [3.2, 2.9, depth], [-3.2, 2.9, depth]])
     add(Element("ceiling", [Poly(ceiling, shade(inside, 0.7), "wall", 3.0)], ref=(0.0, depth * 0.6)))
     add(wall("left_wall", (-3.2, depth), (-3.2, -1.0), 2.9, inside))
-    add(wall("right_wall", (3.2, -1.0), (3.2, depth), 2.9, shade(inside, 0.92), door=(0.3, 0.45)))
+    add(wall("right_wall", (3.2, -1.0), (3.2, depth), 2.9, shade(inside, 0.92), door=(0.62, 0.75)))
     add(box("shelf", cam, (-2.85, 2.5), (0.6, 1.9, 2.4), rgb(90, 80, 70), material="wood", texture=8.0))
-    add(box("bench", cam, (2.8, 4.6), (0.7, 0.95, 1.6), rgb(110, 85, 60), material="wood"))
+    add(box("bench", cam, (-2.8, depth - 1.6), (0.7, 0.95, 1.6), rgb(110, 85, 60), material="wood"))
     world.elements[-1].lines = stripes((-2.55, 1.3), (-2.55, 3.7), 0.0, 1.9, 0.45, rgb(60, 50, 45), 0.03)
     world.lights.append((0.0, 2.7, 2.5))
     a = world.anchors
-    a.update(door=(2.75, -1.0 + (depth + 1.0) * 0.375), window=(0.0, depth + 8.0), park=(0.3, depth + float(rng.uniform(3.2, 4.2))),
-             loiter=(0.0, depth + 3.0), fence=(-3.0, depth + 6.0), crouch=(-1.6, 2.6), mat=(2.4, 1.6))
+    door_z = -1.0 + (depth + 1.0) * 0.685
+    a.update(door=(2.75, door_z), window=(0.0, depth + 8.0), park=(0.3, depth + float(rng.uniform(3.2, 4.2))),
+             loiter=(0.0, depth + 3.0), fence=(-3.0, depth + 6.0), crouch=(-1.6, 2.6), mat=(2.4, door_z))
     world.headings.update(door=np.pi / 2, window=0.0, park=np.pi)
     world.routes["approach"] = [(0.5, depth + 9.0), (0.5, depth - 1.0), a["door"]]
     world.routes["drive_in"] = [(-60.0, depth + 15.0), (-5.0, depth + 15.0), (0.0, depth + 10.0), a["park"]]
@@ -339,7 +358,7 @@ LAYOUTS = {
     "driveway": (driveway, 0.0, (3.3, 3.9), (-4, 12), (24, 30)),
     "street": (street, 0.0, (4.4, 5.4), (-22, -12), (26, 31)),
     "backyard": (backyard, 0.0, (3.0, 3.5), (-8, 8), (19, 25)),
-    "side_yard": (side_yard, 0.6, (2.8, 3.3), (-6, 3), (22, 28)),
+    "side_yard": (side_yard, 0.0, (2.8, 3.3), (-4, 6), (22, 28)),
     "garage": (garage, 0.0, (2.4, 2.7), (-6, 6), (12, 18)),
 }
 
@@ -360,6 +379,7 @@ def build_world(layout: str, rng: np.random.Generator, width: int, height: int, 
         sub = np.random.Generator(np.random.PCG64(int(rng.integers(2**63))))
         cam = _camera(sub, width, height, x, h, yaw, pitch, ZOOM.get(distance, 1.0))
         world = builder(sub, cam, Palette.draw(sub), lit)
+        world.lights += [(x, 4.6, z + 0.5) for x, z in world.pools]   # after the porch light (lights[0])
         a = world.anchors
         must = sum(_in_frame(cam, a[k]) for k in ("door", "mat", "window", "loiter") if k in a)
         score = 10 * must + sum(_in_frame(cam, a[k]) for k in ("park", "fence", "crouch") if k in a)

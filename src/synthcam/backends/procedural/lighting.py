@@ -61,7 +61,8 @@ class Look:
             sky = (rgb(120, 130, 170), rgb(235, 175, 140))
             noise = u(1.9, 2.5)
         elif time_of_day == "dusk":
-            gain, tint, sat, con, lamps = u(0.55, 0.68), (1.12, 0.92, 0.9), 0.7, 0.85, 0.8
+            # a camera raises its gain as the light goes: dim and warm, not murky
+            gain, tint, sat, con, lamps = u(0.66, 0.78), (1.12, 0.92, 0.9), 0.7, 0.9, 0.8
             sky = (rgb(40, 50, 95), rgb(215, 130, 85))
             noise = u(2.1, 2.7)
         elif ir:
@@ -74,7 +75,7 @@ class Look:
         if weather == "overcast" or weather in ("rain", "snow", "fog"):
             gain *= 0.88
             sat *= 0.65
-            con *= 0.82
+            con *= 0.82 if weather != "fog" else 1.0   # in fog the haze itself flattens the picture
             sky = (rgb(150, 155, 160), rgb(190, 192, 195)) if not ir else sky
         if weather == "rain":
             gain *= 0.85
@@ -83,12 +84,14 @@ class Look:
             snow = u(0.75, 0.95)
             gain *= 1.05
         elif weather == "fog":
-            fog = u(40.0, 60.0)
+            fog = u(55.0, 80.0)
         if time_of_day in ("dusk", "dawn"):
             fog_colour = tuple(int(c * gain) for c in fog_colour)  # type: ignore[assignment]
         if ir:
             fog_colour = (70, 70, 70)
-        return cls(ir, gain, tint, sat, con, fog, fog_colour, snow, wet, u(9, 14), sky, lamps, noise)
+            fog *= 2.2  # near infrared scatters less in haze than visible light: it sees farther through fog
+        # an infrared illuminator's reach (half brightness): enough to make out someone on the street
+        return cls(ir, gain, tint, sat, con, fog, fog_colour, snow, wet, u(20, 26), sky, lamps, noise)
 
     def grade(self, colour: np.ndarray, distance: np.ndarray, material: np.ndarray, scene: bool = True) -> np.ndarray:
         """Grade float BGR colours (..., 3) seen at `distance` metres with material ids (...)."""

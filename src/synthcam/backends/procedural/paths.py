@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from .motion import XZ, Follower, Script
-from .stage import PACE, RUN, Stage, arrive, head, leave, look_around, middle, walk_in
+from .stage import PACE, RUN, STRIKERS, Stage, arrive, head, leave, look_around, middle, walk_in
 
 __all__ = ["PERSON_PATHS", "follower", "opponent"]
 
@@ -23,6 +23,7 @@ def _door(st: Stage, s: Script, arms: str = "reach", seconds: float = 1.2) -> No
 def approach_door(st: Stage) -> Script:
     T = st.T
     s = arrive(st, st.route("approach"), min(0.45 * T, 14.0))
+    s.mark("door")
     _door(st, s)
     s.hold(0.8, heading=st.world.facing("door"), flex=2.0)
     if T >= 10:
@@ -56,13 +57,15 @@ def deliver_package(st: Stage) -> Script:
 
 
 def loiter(st: Stage) -> Script:
+    """Walk up and stay: long waits looking about or at a phone, a step this way or that."""
     spot = st.near(st.anchor("loiter"), 1.5)
     s = walk_in(st, spot, 0.25, 6.0)
     while s.duration < st.T * 0.9:
-        look_around(st, s, st.u(1.5, 3.5), st.u(0, 2 * math.pi))
+        look_around(st, s, st.u(2.0, 4.5), st.u(0, 2 * math.pi))
         if st.rng.random() < 0.35:
             s.hold(st.u(1.5, 3.0), arms="phone", flex=1.0)
-        s.walk(st.near(spot, 2.0), st.pace * 0.6)
+        step = st.near(s.pos, 0.4)
+        s.walk(step if math.hypot(step[0] - spot[0], step[1] - spot[1]) < 1.5 else spot, st.pace * 0.6)
     if st.T >= 20:
         leave(st, s, 0.1 * st.T)
     return s
@@ -71,6 +74,7 @@ def loiter(st: Stage) -> Script:
 def test_handle(st: Stage) -> Script:
     T, door = st.T, st.world.facing("door")
     s = arrive(st, st.route("approach"), min(0.35 * T, 10.0))
+    s.mark("handle")
     _door(st, s, seconds=1.6)
     look_around(st, s, max(0.8, 0.08 * T), door)
     _door(st, s, seconds=1.4)
@@ -86,7 +90,7 @@ def peer_window(st: Stage) -> Script:
     T, face = st.T, st.world.facing("window")
     win = st.anchor("window")
     s = arrive(st, [st.exit_from(win), st.near(win, 2.5), win], min(0.35 * T, 9.0))
-    s.hold(max(2.0, 0.15 * T), arms="peer", heading=face, flex=1.0)
+    s.mark("peer").hold(max(2.0, 0.15 * T), arms="peer", heading=face, flex=1.0)
     if T >= 10:
         s.walk((win[0] + 0.03 * math.cos(face + 1.57), win[1] + 0.9), 0.7).hold(0.12 * T, arms="peer", heading=face, flex=1.0)
     if T >= 20:
@@ -98,14 +102,31 @@ def peer_window(st: Stage) -> Script:
 
 
 def circle_house(st: Stage) -> Script:
-    loop = st.route("loop")
-    s = arrive(st, [st.exit_from(loop[0]), loop[0]], min(0.2 * st.T, 4.0))
-    laps = max(1, int(st.T // 15))
-    for k in range(laps):
+    """Along the house to the window and look in (where the window is in view), try the door;
+    a long clip goes out of sight round the back and comes back from the other side. Where
+    no window is in view, a walk round the edge of the property (a fence line)."""
+    T, loop = st.T, st.route("loop")
+    win, face = st.anchor("window"), st.world.facing("window")
+    if st.seen(win):
+        s = arrive(st, [st.exit_from(win), st.near(win, 0.6)], min(0.25 * T, 4.0), st.pace * 0.8)
+        s.mark("peer").hold(max(1.6, 0.1 * T), arms="peer", heading=face, flex=1.0)
+        if T >= 10 and st.seen(st.anchor("door")):
+            s.walk(st.anchor("door"), st.pace * 0.8)
+            _door(st, s, seconds=1.2)
+    else:
+        start = next((p for p in loop if st.seen(p)), loop[0])
+        s = arrive(st, [st.exit_from(start), start], min(0.2 * T, 4.0))
         look_around(st, s, st.u(0.8, 1.6), math.pi)
-        s.route(loop[1:3])
-        s.hold(1.2, hidden=True, flex=0.0, to=loop[3])
-        s.route(loop[4:] + ([loop[0]] if k + 1 < laps else []))
+        s.route([p for p in loop[1:] if st.seen(p)][:2] or loop[1:2])
+    if T < 20:
+        look_around(st, s, 0.8, face)
+        return s
+    # round the back: out of sight for a fifth of the clip, back in view from the other side
+    gone = next((p for p in loop[1:] if not st.seen(p)), loop[2])
+    back = next((p for p in reversed(loop) if st.seen(p)), loop[-1])
+    s.walk(gone).mark("behind").hold(0.2 * T, hidden=True, flex=0.3, to=back)
+    look_around(st, s, st.u(1.0, 2.0), math.pi)
+    s.walk(st.near(back, 3.0))
     return s
 
 
@@ -119,6 +140,7 @@ def run_off(st: Stage) -> Script:
         s = Script(spot, st.world.facing("door"), st.pace)
         s.hold(max(0.6, 0.15 * T), arms="reach", heading=st.world.facing("door"), flex=1.0)
     look_around(st, s, max(0.6, 0.08 * T), 0.0)
+    s.mark("run")
     leave(st, s, 0.4 * T, run=True)
     return s
 
@@ -127,8 +149,13 @@ def walk_past(st: Stage) -> Script:
     a, b = st.passing()
     a, b = middle(st, a, b, st.pace * (0.9 * st.T if st.T < 20 else 0.6 * st.T))
     s = Script(a, 0.0, st.pace)
-    if st.T >= 20:
+    if st.T >= 20:  # a stop on the way, in the open (a dog beside them is not tucked behind the shed)
         mid = ((a[0] + b[0]) / 2 + st.u(-2, 2), (a[1] + b[1]) / 2)
+        for u in (0.5, 0.35, 0.65, 0.2, 0.8):
+            q = (a[0] + (b[0] - a[0]) * u, a[1] + (b[1] - a[1]) * u)
+            if st.clear(q, 0.6) and all(st.seen((q[0] + dx, q[1])) for dx in (-1.1, 0.0, 1.1)):
+                mid = q
+                break
         s.walk(mid).hold(0.15 * st.T, heading=math.pi, flex=1.0).hold(0.08 * st.T, arms="phone", flex=1.0)
     return back_and_forth(st, s.walk(b), a, b)
 
@@ -157,16 +184,18 @@ def indoors(st: Stage, door: XZ, face: float) -> XZ:
     step = (math.sin(face), math.cos(face))
     for k in range(3, 16):
         p = (door[0] + 0.4 * k * step[0], door[1] + 0.4 * k * step[1])
-        if not st.head_in_frame(p) or (k >= 4 and not st.seen(p)):
-            return p
+        if not any(st.head_in_frame(p, y) for y in (0.0, 0.9, 1.7)) or (k >= 4 and not st.seen(p)):
+            # a step further in: coming out, the figure walks into the picture rather than appearing in it
+            return (p[0] + 0.8 * step[0], p[1] + 0.8 * step[1])
     return p
 
 
 def enter_house(st: Stage) -> Script:
     s = arrive(st, st.route("approach"), min(0.5 * st.T, 12.0))
+    s.mark("door")
     _door(st, s, seconds=1.0)
     inside = indoors(st, s.pos, st.world.facing("door"))
-    s.walk(inside, 0.9).hold(1.0, hidden=True, flex=1.0)
+    s.walk(inside, 0.9).mark("inside").hold(1.0, hidden=True, flex=1.0)
     return s
 
 
@@ -174,7 +203,7 @@ def leave_house(st: Stage) -> Script:
     door, face = st.anchor("door"), st.world.facing("door")
     inside = indoors(st, door, face)
     s = Script(inside, face + math.pi, st.pace)
-    s.hold(st.u(0.3, 0.15 * st.T + 0.3), hidden=True, flex=0.5).walk(door, 0.9, hidden=False)
+    s.hold(st.u(0.3, 0.15 * st.T + 0.3), hidden=True, flex=0.5).mark("out").walk(door, 0.9, hidden=False)
     if st.T >= 10:
         look_around(st, s, 0.1 * st.T, face + math.pi)
     s.route(head(st.route("approach")[::-1], 80.0)[1:])
@@ -184,7 +213,7 @@ def leave_house(st: Stage) -> Script:
 def crouch(st: Stage) -> Script:
     spot = st.near(st.anchor("crouch"), 0.8)
     s = walk_in(st, spot, 0.3, 7.0)
-    s.hold(max(1.5, 0.3 * st.T), legs="crouch", arms="crouch", flex=2.0)
+    s.mark("crouch").hold(max(1.5, 0.3 * st.T), legs="crouch", arms="crouch", flex=2.0)
     if st.T >= 10:
         look_around(st, s, 0.08 * st.T, 0.0)
         s.hold(0.15 * st.T, legs="crouch", arms="crouch", flex=1.0)
@@ -194,11 +223,20 @@ def crouch(st: Stage) -> Script:
 
 
 def brandish(st: Stage) -> Script:
-    spot = st.near(st.anchor("loiter"), 1.5)
-    s = walk_in(st, spot, 0.3, 6.0)
-    for _ in range(max(1, int(st.T // 8))):
-        s.hold(st.u(1.5, 3.0), arms="raise", heading=math.pi + st.u(-0.6, 0.6), flex=1.0)
-        s.walk(st.near(spot, 1.5), st.pace * 0.8, arms="raise" if st.rng.random() < 0.5 else "swing")
+    """Walk up to the target (door, window, utility box, house) and raise the weapon toward it:
+    a gun or knife is aimed from a few metres, a bat or bar is swung at it from arm's length.
+    Longer clips lower it, glance round, aim again, and leave."""
+    strike = st.weapon in STRIKERS
+    target = st.target_point()
+    spot = st.standoff(target, 0.8 if strike else st.u(2.4, 3.4))
+    s = walk_in(st, spot, 0.25, 6.0)
+    arms = "strike" if strike else "raise"
+    for k in range(max(1, int(st.T // 8))):
+        if k:
+            look_around(st, s, st.u(0.8, 1.6), st.bearing(s.pos, target))
+            s.walk(st.standoff(target, 0.8 if strike else st.u(2.0, 3.4)), st.pace * 0.8)
+        s.mark("raise" if k == 0 else f"raise{k}")
+        s.hold(st.u(1.8, 3.0), arms=arms, heading=st.bearing(s.pos, target), flex=1.0)
     if st.T >= 20:
         leave(st, s, 0.1 * st.T, run=True)
     return s
@@ -224,7 +262,7 @@ def climb_fence(st: Stage) -> Script:
     out, inn = (fence[0] + 0.8 * ux, fence[1] + 0.8 * uz), (fence[0] - 0.8 * ux, fence[1] - 0.8 * uz)
     s = walk_in(st, out, 0.2, 4.0)
     face = math.atan2(-ux, -uz)
-    s.hold(1.2, legs="climb", arms="climb", heading=face, lift=(0.0, 1.1), flex=0.3, to=fence)
+    s.mark("climb").hold(1.2, legs="climb", arms="climb", heading=face, lift=(0.0, 1.1), flex=0.3, to=fence)
     s.hold(0.8, legs="climb", arms="climb", heading=face, lift=(1.1, 0.0), flex=0.3, to=inn)
     s.hold(0.6, legs="crouch", arms="crouch", heading=face, flex=0.5)
     if st.T >= 10:
@@ -271,6 +309,7 @@ def stand(st: Stage) -> Script:
 def fight(st: Stage) -> Script:
     spot = st.near(st.anchor("loiter"), 1.0)
     s = walk_in(st, spot, 0.3, 6.0)
+    s.mark("fight")
     for _ in range(max(1, int(st.T // 6))):
         s.hold(st.u(1.5, 3.0), arms="fight", heading=math.pi / 2, flex=1.0)
         s.walk((s.pos[0] + st.u(-0.6, 0.6), s.pos[1] + st.u(-0.5, 0.5)), 0.8, arms="fight", heading=math.pi / 2)

@@ -58,8 +58,14 @@ ITEM_CLASSES = {
     "tool": ("tool",), "flashlight": ("flashlight",), "phone": ("phone", "cell_phone"), "umbrella": ("umbrella",),
     "leash": (), "groceries": ("groceries", "bag"), "ladder": ("ladder",),
 }
+ANIMAL_COAT = re.compile(r"\b(black|white|brown|golden|grey|gray|tan|chocolate|ginger|tabby)\b[\w\s-]{0,16}?"
+                         r"\b(?:labrador|lab|terrier|retriever|dog|spaniel|poodle|shepherd|puppy|collie|cat|kitten)\b", re.I)
 OBJECT_CLASSES = {"person": PERSON_CLASSES, "vehicle": VEHICLE_NAMES, "animal": ANIMAL_NAMES,
                   "package": ("package", "parcel", "box")}
+# What a weapon is raised toward, read from the action's text: the earliest mention wins.
+TARGET_WORDS = [("utility", r"utility box|air-conditioning|\bac unit|meter"), ("window", r"\bwindows?\b|\bsash\b"),
+                ("door", r"\bdoors?\b|jamb|\block\b|doorstep|\bstoop\b"), ("house", r"\bhouse\b|\bhome\b|garage"),
+                ("street", r"\bstreet\b|\broad\b|sidewalk")]
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class SubjectPlan:
     people: int = 0                 # a vehicle subject's driver or riders ({bicycle: 1, person: 1})
     people_label: str = "person"
     animals: tuple[tuple[str, int], ...] = ()  # a person subject's animals ({person: 1, dog: 1}): on a leash
+    animal_colour: str | None = None           # from the description: "a black Labrador"
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,8 @@ class ClipPlan:
     occluder: str
     subjects: tuple[SubjectPlan, ...]
     inferred: tuple[str, ...] = field(default=())
+    target: str = "door"            # what a raised weapon points at (TARGET_WORDS)
+    description: str = ""           # the clip's description: the audit checks what it names
 
     @property
     def frames(self) -> int:
@@ -121,6 +130,15 @@ def _first(table: list[tuple[str, str]], text: str, default: str | None) -> str 
 
 def _all(table: list[tuple[str, str]], text: str) -> list[str]:
     return [value for value, pattern in table if re.search(pattern, text, re.IGNORECASE)]
+
+
+def target_of(*texts: str) -> str:
+    """The first thing a text aims at (door, window, utility box, house, street); door if none."""
+    for text in texts:
+        hits = [(m.start(), value) for value, pattern in TARGET_WORDS for m in [re.search(pattern, text or "", re.I)] if m]
+        if hits:
+            return min(hits)[1]
+    return "door"
 
 
 def clip_text(clip: Clip) -> str:
@@ -152,8 +170,10 @@ def subject_plan(subject: Subject) -> SubjectPlan:
     people = [(n, c) for n, c in subject.classes.items() if n in PERSON_CLASSES and c > 0] if subject.kind == "vehicle" else []
     animals = tuple((n, min(c, 3)) for n, c in subject.classes.items() if n in ANIMAL_NAMES and c > 0) \
         if subject.kind == "person" else ()
+    coat = ANIMAL_COAT.search(subject.description) if animals else None
     return SubjectPlan(subject.kind, label, max(count, 0), subject.appearance, tuple(items),
-                       min(sum(c for _, c in people), 4), people[0][0] if people else "person", animals)
+                       min(sum(c for _, c in people), 4), people[0][0] if people else "person", animals,
+                       coat.group(1).lower() if coat else None)
 
 
 def _inferred_subjects(clip: Clip, text: str) -> list[SubjectPlan]:
@@ -220,16 +240,18 @@ def plan_clip(manifest: Manifest, compiled: CompiledClip, seed: int | None = Non
         inferred.append("subjects")
     if action is not None:
         path, motion = action.path, action.motion
+        target = target_of(action.text_for(variant.duration_s)[1], clip.description)
     else:
         default = {"vehicle": "drive_past", "animal": "wander"}.get(subjects[0].kind, "walk_past")
         path = _first(PATH_WORDS, text, default) or default
         motion = "high" if path == "run_off" else "normal"
         inferred += ["path", "motion"]
+        target = target_of(text)
     d = manifest.defaults
     return ClipPlan(
         name=variant.name, clip_id=clip.id, duration_s=variant.duration_s, fps=variant.fps,
         width=d.resolution.width, height=d.resolution.height, seed=compiled.seed if seed is None else seed,
         layout=layout, time_of_day=time_of_day, weather=weather, effects=effects, path=path, motion=motion,
         distance=clip.distance, occlusion=clip.occlusion, occluder=clip.occluder or "", subjects=subjects,
-        inferred=tuple(inferred),
+        inferred=tuple(inferred), target=target, description=clip.description,
     )

@@ -179,6 +179,31 @@ def _glow(image: np.ndarray, cam: Camera, light: tuple[float, float, float], str
     image[y0:y1, x0:x1] += g[..., None] * colour * strength
 
 
+GROUND_MATS = np.array([MAT[m] for m in ("ground", "grass", "road", "concrete", "gravel", "paint")], np.uint8)
+
+
+def _pool(image: np.ndarray, cam: Camera, material: np.ndarray, x: float, z: float, level: float, tint: np.ndarray) -> None:
+    """A street lamp's pool of light on the ground around (x, z): brighter ground, so whatever
+    stands in it shows as a silhouette at dusk and at night."""
+    ring = np.array([[x + 6.0 * math.cos(a), 0.0, z + 6.0 * math.sin(a)] for a in np.linspace(0, 2 * math.pi, 16, endpoint=False)])
+    uv = cam.polygon(ring)
+    if uv is None:
+        return
+    h, w = image.shape[:2]
+    x0, y0 = np.clip(np.floor(uv.min(axis=0)).astype(int), 0, [w, h])
+    x1, y1 = np.clip(np.ceil(uv.max(axis=0)).astype(int) + 1, 0, [w, h])
+    if x1 <= x0 or y1 <= y0:
+        return
+    vv, uu = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+    f = cam.focal
+    rays = np.stack([(uu - w / 2) / f, -(vv - h / 2) / f, np.ones_like(uu)], axis=-1) @ cam._rot  # noqa: SLF001
+    down = rays[..., 1] < -1e-6
+    t = np.where(down, -cam.position[1] / np.where(down, rays[..., 1], -1.0), 0.0)
+    gx, gz = cam.position[0] + t * rays[..., 0], cam.position[2] + t * rays[..., 2]
+    light = np.exp(-((gx - x) ** 2 + (gz - z) ** 2) / (2 * 2.6 ** 2)) * down * np.isin(material[y0:y1, x0:x1], GROUND_MATS)
+    image[y0:y1, x0:x1] += (light[..., None] * level * tint).astype(np.float32)
+
+
 def render_plate(world: World, look: Look, rng: np.random.Generator, porch_light: bool = False) -> Plate:
     cam = world.camera
     h, w = cam.height, cam.width
@@ -203,6 +228,9 @@ def render_plate(world: World, look: Look, rng: np.random.Generator, porch_light
             strength = max(strength, 0.6)
         if strength > 0.05:
             _glow(graded, cam, light, strength * 0.45, lamp)
+    if look.lamps > 0.3:
+        for x, z in world.pools:
+            _pool(graded, cam, material, x, z, look.lamps * (55.0 if not look.ir else 45.0), lamp / 255.0)
     image = np.clip(graded, 0, 255).astype(np.uint8)
     cutouts = tuple(c for c in (_cutout(e, cam) for e in standing if e.occludes) if c is not None)
     outdoor = None if world.indoor_within is None else distance > world.indoor_within

@@ -9,7 +9,7 @@ full-frame steps are one BGR->I420 conversion and two saturating adds of pre-mad
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -27,6 +27,7 @@ from .overlay import Overlay
 from .plan import ClipPlan, plan_clip
 from .plate import render_plate
 from .raster import Raster, Sketch, poly_mask, rasterize, window
+from .motion import Script
 from .stage import Static
 from .vehicles import MODELS, TWO_WHEELERS, vehicle
 from .weather import Clouds, Grain, Moths, Sky, beam
@@ -35,6 +36,7 @@ from .world import segments, sight_blocked
 # Limited-range luma for grey frames: what cv2's BGR->I420 gives for R = G = B.
 GREY_TO_Y = np.array([16 + round(v * 219 / 255) for v in range(256)], dtype=np.uint8)
 SHADOW = {"day": 0.55, "dawn": 0.75, "dusk": 0.82}
+SEPARATE = 40.0          # delta E a subject's colours keep from their background (the audit asks 10)
 
 
 @dataclass
@@ -76,7 +78,7 @@ class Renderer:
         direct(self.world, p, self.cast, path_rng)
         place_occluder(self, scene_rng)
         self.plate = render_plate(self.world, self.look, scene_rng, porch_light="porch_light" in p.effects)
-        self._contrast_animals()
+        self._contrast_subjects()
         self.sky = Sky(p.weather, p.effects, self.look, self.cam, fx_rng, p.duration_s, p.fps)
         self.overlay = Overlay.for_clip(p.time_of_day, self.world.camera_name, int(fx_rng.integers(1, 9)), p.width, p.height, fx_rng)
         self.grain = Grain(self.look.noise, p.width, p.height, noise_rng)
@@ -98,19 +100,108 @@ class Renderer:
         self._footprints = [(c, segments(c.footprint)) for c in self.plate.cutouts]
         self._campos = (self.cam.position[0], self.cam.position[2])
 
-    def _contrast_animals(self) -> None:
-        """A grey cat on grey concrete in fog is a few invisible pixels: shade an animal's coat
-        away from the ground it crosses (same colour family, darker or lighter)."""
-        for actor in self.cast.of("animal"):
-            pose, _ = actor.timeline.at(self.plan.duration_s / 2)
-            u, v = self.cam.point(pose.x, 0.0, pose.z)
-            x, y = int(np.clip(u, 0, self.plan.width - 1)), int(np.clip(v, 0, self.plan.height - 1))
-            ground = float(self.plate.image[max(0, y - 8):y + 8, max(0, x - 8):x + 8].mean())
-            kind, coat = actor.look
-            graded = self.look.palette(np.array([coat], np.float32), 8.0, np.array([MAT["cloth"]], np.uint8))[0]
-            if abs(float(graded.mean()) - ground) < 50:
-                factor = 0.45 if ground > 90 else 1.8
-                actor.look = (kind, tuple(int(min(255, c * factor)) for c in coat))
+    def _contrast_subjects(self) -> None:
+        """A grey tracksuit on a grey sidewalk, a grey cat on concrete in fog, a dark car on
+        asphalt at dusk: a few barely distinct pixels. Shade a subject's colours away from the
+        background it is seen against along its path (the same colour, darker or lighter), so
+        a detector has something to find while the manifest's colour words still hold."""
+        order = sorted(self.cast.actors, key=lambda a: a.kind == "person")   # cars first: a driver then keeps clear of the car
+        for actor in order:
+            if actor.role != "subject" or actor.timeline is None or actor.kind not in ("person", "vehicle", "animal", "parcel"):
+                continue
+            seen = self._background(actor)
+            if seen is None:
+                continue
+            back, distance = seen
+            back = np.vstack([back] + self._beside(actor, distance))
+            if actor.kind == "person":
+                look = actor.look
+                actor.look = replace(look, top=self._apart(look.top, "cloth", back, distance),
+                                     bottom=self._apart(look.bottom, "cloth", back, distance))
+            elif actor.kind == "vehicle":
+                actor.look = (actor.look[0], self._apart(actor.look[1], "paint", back, distance))
+            elif actor.kind == "parcel":
+                actor.look = self._apart(actor.look, "cloth", back, distance)
+            else:
+                actor.look = (actor.look[0], self._apart(actor.look[1], "cloth", back, distance))
+
+    def _background(self, actor: Actor) -> tuple[np.ndarray, float] | None:
+        """Median Lab colour of the plate around where the actor will be drawn (the same kind of
+        ring the audit measures against), and its median distance."""
+        tall = {"person": 1.7, "vehicle": 1.4, "parcel": 0.35}.get(actor.kind, 0.5)
+        if actor.kind == "animal":
+            tall = 1.4 * ANIMALS.get(actor.look[0], ANIMALS["dog"])[1]
+        wide = {"person": 0.45, "vehicle": 2.6, "parcel": 1.3}.get(actor.kind, 1.6)   # width over height in the picture
+        cam, h, w = self.cam, self.plan.height, self.plan.width
+        rings, dists = [], []
+        for t in np.linspace(0.0, self.plan.duration_s, 9):
+            pose, hidden = actor.timeline.at(float(t))
+            if hidden or cam.depth_of(pose.x, pose.z) < 1.0:
+                continue
+            lift = actor.extras.get("lift", 0.0)
+            (u0, v0), (_, v1) = cam.point(pose.x, lift, pose.z), cam.point(pose.x, lift + tall, pose.z)
+            bh = max(2.0, v0 - v1)
+            bw = wide * bh
+            pad = max(4.0, 0.4 * max(bw, bh))
+            x0, x1 = int(max(0, u0 - bw / 2 - pad)), int(min(w, u0 + bw / 2 + pad))
+            y0, y1 = int(max(0, v1 - pad)), int(min(h, v0 + pad))
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            rings.append(self.plate.image[y0:y1, x0:x1].reshape(-1, 3))
+            dists.append(math.hypot(pose.x - cam.position[0], pose.z - cam.position[2], cam.position[1]))
+        if not rings:
+            return None
+        lab = _lab(np.concatenate(rings)[None])[0]
+        return np.median(lab, axis=0), float(np.median(dists))
+
+    def _beside(self, actor: Actor, distance: float) -> list[np.ndarray]:
+        """The graded paint of the vehicles a person is right beside (a driver at the car door, a rider on the bike)."""
+        if actor.kind != "person":
+            return []
+        others = self.cast.of("vehicle")
+        out = []
+        for o in others:
+            if o.timeline is None:
+                continue
+            close = False
+            for t in np.linspace(0.0, self.plan.duration_s, 9):
+                (p, hidden), (q, other_hidden) = actor.timeline.at(float(t)), o.timeline.at(float(t))
+                close = close or (not hidden and not other_hidden and math.hypot(p.x - q.x, p.z - q.z) < 3.0)
+            if close:
+                graded = self.look.palette(np.array([o.look[1]], np.float32), distance, np.array([MAT["paint"]], np.uint8))
+                out.append(_lab(graded[None])[0, 0])
+        return out
+
+    def _apart(self, colour: tuple[int, int, int], material: str, back: np.ndarray, distance: float) -> tuple[int, int, int]:
+        """The colour, darker or lighter until its graded look differs from every colour in `back`
+        (rows of Lab) by SEPARATE."""
+        mat = np.array([MAT[material]], np.uint8)
+        back = np.atleast_2d(back)
+
+        def diff(c: np.ndarray) -> float:
+            graded = self.look.palette(c[None].astype(np.float32), distance, mat)
+            return float(np.linalg.norm(_lab(graded[None])[0, 0] - back, axis=1).min())
+
+        base = np.array(colour, np.float64)
+        score = diff(base)
+        if score >= SEPARATE:
+            return colour
+        lighter = float(_lab(self.look.palette(base[None].astype(np.float32), distance, mat)[None])[0, 0, 0]) >= back[0, 0]
+        best = base
+        # the smallest change that separates it, away from the background first; the other way
+        # only part of the way (a black coat may turn dark grey, never white)
+        tone = float(base.mean())
+        for k, up in ((0.25, lighter), (0.45, lighter), (0.25, not lighter), (0.65, lighter), (0.45, not lighter), (0.85, lighter),
+                      (0.65, not lighter), (1.0, lighter)):
+            c = base + (255 - base) * k if up else base * (1 - k)
+            if (tone < 80 and c.mean() > 140) or (tone > 170 and c.mean() < 125):
+                continue  # a black coat may turn charcoal, a white van light grey, never the other way round
+            got = diff(c)
+            if got > score:
+                best, score = c, got
+            if got >= SEPARATE:
+                break
+        return tuple(int(v) for v in np.clip(best, 0, 255))  # type: ignore[return-value]
 
     # --- drawing one actor ---------------------------------------------------------------
 
@@ -119,7 +210,7 @@ class Renderer:
         if actor.kind == "person":
             got = person(actor.look, pose, cam)
         elif actor.kind == "vehicle":
-            got = vehicle(actor.look[0], actor.look[1], pose, cam, self.lights_on)
+            got = vehicle(actor.look[0], actor.look[1], pose, cam, self._lit(actor, pose.t))
         elif actor.kind == "animal":
             got = animal(actor.look[0], actor.look[1], pose, cam)
         else:
@@ -144,7 +235,11 @@ class Renderer:
             return (sk, None, (float(root[0]), float(root[2]))) if sk is not None else None
         spot = ex.get("ground") or (pose.x, pose.z)
         colour = actor.look if actor.kind == "parcel" else (170, 128, 82)[::-1]
-        sk = parcel(self.cam, np.array([spot[0], 0.16, spot[1]]), pose.heading, colour=tuple(int(c) for c in colour))
+        if ex.get("debris"):  # tumbling and hopping along the ground
+            sk = parcel(self.cam, np.array([pose.x, 0.13 + 0.12 * abs(math.sin(6.0 * t)), pose.z]), pose.heading + 5.0 * t,
+                        (0.34, 0.22, 0.28), tuple(int(c) for c in colour))
+            return (sk, None, (pose.x, pose.z)) if sk is not None else None
+        sk = parcel(self.cam, np.array([spot[0], 0.16 + ex.get("lift", 0.0), spot[1]]), pose.heading, colour=tuple(int(c) for c in colour))
         return (sk, None, spot) if sk is not None else None
 
     def _draw_actors(self, t: float) -> list[Drawn]:
@@ -221,10 +316,14 @@ class Renderer:
         lut[:len(d.palette), 0] = d.palette
         cv2.copyTo(cv2.LUT(cv2.cvtColor(local, cv2.COLOR_GRAY2BGR), lut), sel, self.frame[fy, fx])
         np.putmask(self.ids[fy, fx], sel, d.actor.track)
+        spots = [d.ground]
+        if d.actor.kind == "vehicle" and d.body is not None:  # a car is long: its nose or tail can be behind a post
+            front = d.body.joints["front"]
+            spots += [(float(front[0]), float(front[2])), (2 * d.ground[0] - float(front[0]), 2 * d.ground[1] - float(front[2]))]
         for cut, segs in self._footprints:
             x0, y0 = max(fx.start, cut.x0), max(fy.start, cut.y0)
             x1, y1 = min(fx.stop, cut.x1), min(fy.stop, cut.y1)
-            if x1 <= x0 or y1 <= y0 or not sight_blocked(self._campos, d.ground, segs):
+            if x1 <= x0 or y1 <= y0 or not any(sight_blocked(self._campos, g, segs) for g in spots):
                 continue
             hide = cut.mask[y0 - cut.y0:y1 - cut.y0, x0 - cut.x0:x1 - cut.x0] & (sel[y0 - fy.start:y1 - fy.start, x0 - fx.start:x1 - fx.start] > 0)
             self.frame[y0:y1, x0:x1][hide] = self.plate.image[y0:y1, x0:x1][hide]
@@ -257,12 +356,21 @@ class Renderer:
                 continue
             _darken(self.frame, np.round(uv).astype(np.int32), factor)
 
+    def _lit(self, vehicle: Actor, t: float) -> bool:
+        """Lights on, except a car that has pulled up for its driver to get out: the engine is off
+        a second after it stops ("its lights go dark")."""
+        if not self.lights_on:
+            return False
+        timeline = vehicle.timeline
+        return not (self.plan.path == "exit_vehicle" and isinstance(timeline, Script) and "stop" in timeline.marks
+                    and t > timeline.time_of("stop") + 1.0)
+
     def _beams(self, drawn: list[Drawn], t: float) -> None:
         night = self.look.ir or self.look.lamps > 0.3
         strength = 40 if self.look.ir else 50
         for v in self.cast.of("vehicle") if self.lights_on and night else ():
             # from the timeline, not the drawing: the beam reaches into view before the car does
-            if v.look[0] == "bicycle" or isinstance(v.timeline, Static) or v.timeline is None:
+            if v.look[0] == "bicycle" or isinstance(v.timeline, Static) or v.timeline is None or not self._lit(v, t):
                 continue
             pose, hidden = v.timeline.at(t)
             if hidden:
@@ -313,10 +421,17 @@ class Renderer:
         return out
 
 
+def _lab(bgr: np.ndarray) -> np.ndarray:
+    """uint8 BGR (h, w, 3) -> CIE L*a*b* floats, L in 0..100."""
+    lab = cv2.cvtColor(np.ascontiguousarray(bgr, dtype=np.uint8), cv2.COLOR_BGR2Lab).astype(np.float32)
+    lab[..., 0] *= 100.0 / 255.0
+    return lab
+
+
 def _on_ground(actor: Actor, t: float) -> bool:
     """A parcel or dropped item lying still: drawn once, then reused every frame."""
     if actor.kind == "parcel":
-        return t < actor.extras.get("pickup_t", math.inf)
+        return not actor.extras.get("debris") and t < actor.extras.get("pickup_t", math.inf)
     return actor.kind == "item" and t >= actor.extras.get("drop_t", math.inf)
 
 

@@ -18,6 +18,7 @@ from .world import World, segments, sight_blocked
 PACE = {"none": 0.9, "low": 1.05, "normal": 1.35, "high": 1.7}
 SMALL_DEPTH = {"near": 0.8, "mid": 1.8, "far": 3.0}   # metres past the nearest visible ground
 RUN = 3.6
+STRIKERS = ("bat", "crowbar", "tool")                 # swung at a target; other weapons are aimed
 
 
 @dataclass
@@ -39,6 +40,9 @@ class Stage:
     pace: float
     distance: str
     small: bool = False            # a cat or raccoon: kept close enough to be more than a few pixels
+    target: str = "door"           # what a raised weapon points at (plan.target)
+    room: float = 0.0              # extra metres in front of a small animal's line: room for an occluder
+    weapon: str | None = None      # the lead's weapon, if any
 
     @property
     def cam(self) -> Camera:
@@ -52,8 +56,33 @@ class Stage:
 
     def route(self, name: str) -> list[XZ]:
         if self.small and name.startswith("pass_"):
-            return self.lateral(SMALL_DEPTH.get(name[5:], 2.5))
+            return self.lateral(SMALL_DEPTH.get(name[5:], 2.5) + self.room)
         return list(self.world.routes.get(name) or self.world.routes["pass_mid"])
+
+    def target_point(self) -> XZ:
+        """Where the target stands: a door, window or utility box anchor, or the street in front."""
+        if self.target == "street":
+            lane = self.world.routes.get("lane") or self.world.routes["pass_mid"]
+            return (self.anchor("loiter")[0], lane[0][1])
+        name = {"house": "door"}.get(self.target, self.target)
+        return self.anchor(name if name in self.world.anchors else "door")
+
+    def bearing(self, a: XZ, b: XZ) -> float:
+        """The heading from a that faces b."""
+        return math.atan2(b[0] - a[0], b[1] - a[1])
+
+    def standoff(self, target: XZ, metres: float) -> XZ:
+        """An open spot in view about `metres` from the target, on its open side (where one stands
+        to face it), a little to either side; the nearest usable one if that is not in view."""
+        name = {"house": "door"}.get(self.target, self.target)
+        face = self.world.facing(name) if name in self.world.anchors else math.pi
+        for k in range(24):
+            ang = face + math.pi + self.u(-0.5, 0.5) * (1 + k / 12)
+            d = metres * (1 + 0.08 * k)
+            q = (target[0] + d * math.sin(ang), target[1] + d * math.cos(ang))
+            if self.visible(q, 0.08) and self.clear(q, 0.35):
+                return q
+        return (target[0] - metres * math.sin(face), target[1] - metres * math.cos(face))
 
     def lateral(self, ahead: float) -> list[XZ]:
         """A line across the frame `ahead` metres beyond the nearest ground in view."""
@@ -78,10 +107,10 @@ class Stage:
         return self.cam.depth_of(*p) > 1.0 and margin * w < u < (1 - margin) * w and 0.25 * h < v < (1 - margin) * h
 
     def near(self, p: XZ, radius: float) -> XZ:
-        """A random open spot in view within `radius` m of p (p itself if none is found)."""
+        """A random open spot in view (not behind a wall or fence) within `radius` m of p (p itself if none is found)."""
         for _ in range(30):
             q = (p[0] + self.u(-radius, radius), p[1] + self.u(-radius, radius))
-            if self.visible(q) and self.clear(q):
+            if self.seen(q) and self.clear(q):
                 return q
         return p
 
@@ -166,10 +195,14 @@ def look_around(st: Stage, s: Script, seconds: float, facing: float) -> None:
 def middle(st: Stage, a: XZ, b: XZ, length: float) -> tuple[XZ, XZ]:
     """`length` metres of the segment a-b centred on the part of it that is in view."""
     full = math.hypot(b[0] - a[0], b[1] - a[1])
-    if full <= length:
-        return a, b
     at = lambda u: (a[0] + (b[0] - a[0]) * u, a[1] + (b[1] - a[1]) * u)  # noqa: E731
     seen = [u for u in np.linspace(0, 1, 41) if st.seen(at(u)) and st.clear(at(u), 0.3)]
+    # a cat does not walk on through the garage wall, nor a long walk on out of the picture
+    inside = seen if st.small else [u for u in np.linspace(0, 1, 41) if st.visible(at(u), 0.03)] if st.T >= 20 else []
+    if inside:
+        length = min(length, (max(inside) - min(inside)) * full + 1.0)
+    if full <= length:
+        return a, b
     centre = float(np.mean(seen)) if seen else 0.5
     half = length / full / 2
     centre = min(max(centre, half), 1 - half)

@@ -127,11 +127,13 @@ class Truth:
         return self.every_frame or index % self.fps == 0
 
     def add(self, index: int, track: int, label: str, role: str, full: int, box: tuple[int, int, int, int],
-            visible: np.ndarray | None, at: tuple[int, int]) -> None:
+            visible: np.ndarray | None, at: tuple[int, int], seen: int | None = None) -> None:
         """One labelled object in frame `index` (0-based): full pixel count, amodal box, and its
-        visible mask (bool or uint8 non-zero) placed at `at` in the frame."""
+        visible mask (bool or uint8 non-zero) placed at `at` in the frame (`seen`: its pixel
+        count, when the caller has it already)."""
         frame = index + 1
-        seen = int(np.count_nonzero(visible)) if visible is not None else 0
+        if seen is None:
+            seen = int(np.count_nonzero(visible)) if visible is not None else 0
         vis = seen / full if full else 0.0
         stats = self.tracks.setdefault(track, TrackStats(label, role, frame))
         stats.last, stats.rows = frame, stats.rows + 1

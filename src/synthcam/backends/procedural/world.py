@@ -60,6 +60,7 @@ class World:
     lights: list[tuple[float, float, float]] = field(default_factory=list)  # lamps (x, y, z)
     headings: dict[str, float] = field(default_factory=dict)  # which way to face at an anchor (default: the house)
     indoor_within: float | None = None    # metres: nearer than this is under a roof (no cloud shadows)
+    pools: list[tuple[float, float]] = field(default_factory=list)   # street lamps: pools of light on the ground below
 
     def facing(self, anchor: str) -> float:
         return self.headings.get(anchor, math.pi)
@@ -181,14 +182,14 @@ def billboard(camera: Camera, centre: tuple[float, float, float], radius: float,
 
 
 def tree(name: str, camera: Camera, x: float, z: float, height: float, radius: float, leaf: BGR, rng: np.random.Generator,
-         occludes: bool = True) -> Element:
-    trunk = quad((x - 0.12, z), (x + 0.12, z), 0.0, height - radius)
+         occludes: bool = True, trunk_w: float = 0.24) -> Element:
+    trunk = quad((x - trunk_w / 2, z), (x + trunk_w / 2, z), 0.0, height - radius)
     polys = [Poly(trunk, (40, 55, 70), "wood", 4.0)]
     for k in range(3):
         off = (rng.uniform(-0.4, 0.4) * radius, rng.uniform(-0.2, 0.3) * radius)
         crown = billboard(camera, (x + off[0], height - radius * 0.8 + off[1], z), radius * rng.uniform(0.7, 0.95), rng)
         polys.append(Poly(crown, shade(leaf, 0.85 + 0.1 * k), "foliage", 14.0))
-    footprint = [((x - 0.15, z), (x + 0.15, z))] if occludes else []
+    footprint = [((x - trunk_w / 2 - 0.03, z), (x + trunk_w / 2 + 0.03, z))] if occludes else []
     return Element(name, polys, footprint=footprint, ref=(x, z))
 
 
@@ -205,8 +206,9 @@ def hedge(name: str, camera: Camera, a: XZ, b: XZ, height: float, leaf: BGR, rng
     return el
 
 
-def fence(name: str, a: XZ, b: XZ, height: float, colour: BGR, *, solid: bool = True, posts: float = 2.4) -> Element:
-    """A board fence (solid) or a railing (rails and posts with gaps)."""
+def fence(name: str, a: XZ, b: XZ, height: float, colour: BGR, *, solid: bool = True, posts: float = 2.4,
+          step: float = 0.12) -> Element:
+    """A board fence (solid) or a railing (rails, and pickets every `step` metres with gaps)."""
     length = math.hypot(b[0] - a[0], b[1] - a[1])
     polys: list[Poly] = []
     lines: list[Line] = []
@@ -218,9 +220,9 @@ def fence(name: str, a: XZ, b: XZ, height: float, colour: BGR, *, solid: bool = 
     else:
         for y in (height * 0.45, height):
             polys.append(Poly(quad(a, b, y - 0.07, y), colour, "wood"))
-        for u in np.arange(0.12, length, 0.12) / max(length, 1e-6):
+        for u in np.arange(step, length, step) / max(length, 1e-6):
             p = (a[0] + (b[0] - a[0]) * u, a[1] + (b[1] - a[1]) * u)
-            lines.append(Line((p[0], 0.0, p[1]), (p[0], height, p[1]), shade(colour, 0.9), 0.035))
+            lines.append(Line((p[0], 0.0, p[1]), (p[0], height, p[1]), shade(colour, 0.9), 0.035 if step >= 0.12 else 0.045))
     for u in np.arange(0.0, length + 1e-6, posts) / max(length, 1e-6):
         p = (a[0] + (b[0] - a[0]) * u, a[1] + (b[1] - a[1]) * u)
         polys.append(Poly(quad((p[0] - 0.05, p[1]), (p[0] + 0.05, p[1]), 0.0, height + 0.08), shade(colour, 0.85), "wood"))

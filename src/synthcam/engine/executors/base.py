@@ -80,18 +80,24 @@ class Executor(ABC):
 
 
 EXECUTOR_KEY = "executor"
+DASHBOARD_KEY = "dashboard_url"   # status shows it under the workers table
 
 
 def record_executor(store: Any, description: dict[str, Any]) -> None:
-    """Keep where the current run's workers run (executor, dashboard address...) in the store's
-    meta table, for `status`."""
+    """Keep where the current run's workers run (executor, namespace...) in the store's meta
+    table for `status`, and the dashboard address when the executor has one (a run without one
+    removes a previous run's, so status never points at a cluster that is gone)."""
     import json
     import time
 
     data = {**description, "recorded_at": time.time()}
+    upsert = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
     with store.transaction() as c:
-        c.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                  (EXECUTOR_KEY, json.dumps(data, sort_keys=True)))
+        c.execute(upsert, (EXECUTOR_KEY, json.dumps(data, sort_keys=True)))
+        if description.get(DASHBOARD_KEY):
+            c.execute(upsert, (DASHBOARD_KEY, str(description[DASHBOARD_KEY])))
+        else:
+            c.execute("DELETE FROM meta WHERE key = ?", (DASHBOARD_KEY,))
 
 
 def recorded_executor(store: Any) -> dict[str, Any] | None:

@@ -39,7 +39,7 @@ from ...fsutil import atomic_dir, check_id, inside
 from ...redact import mask_secrets
 from ..finishing import RAW_RECORD
 from ..messages import Died, Failed, Finished, Generated, Heartbeat, Hello, Idle, Log, Stop
-from .base import Executor, WorkerConfig
+from .base import DASHBOARD_KEY, Executor, WorkerConfig
 
 try:
     import ray
@@ -428,7 +428,8 @@ class RayExecutor(Executor):
                     from ray._private.worker import get_dashboard_url
 
                     url = get_dashboard_url()
-            out["dashboard"] = f"http://{url}" if url and "://" not in url else (url or None)
+            if url:
+                out[DASHBOARD_KEY] = url if "://" in url else f"http://{url}"
             with contextlib.suppress(Exception):
                 out["nodes"] = sum(1 for n in ray.nodes() if n.get("Alive"))
         return out
