@@ -4,7 +4,8 @@
              sleep backend making real ~10 MB clips (1280x704, sensor grain), one GPU worker.
              Per job: the gap the worker leaves between two generations (handing an output over)
              and the handover (generation ends -> the output is in the driver's raw/ and recorded
-             as generated: artifact return + record). Medians over the jobs of each run.
+             as generated: artifact return + record). Local and Ray runs interleaved in one go, one
+             table side by side: medians (p90), ray / local ratios and differences.
   replay     the built-in plan replayed on 64 simulated GPUs over 8 Ray nodes (a Cluster on this
              machine, 8 `synthcam_gpu` per node): cost-table job times on a scaled clock, real
              dispatch, claims, collection and records; bench finishing accepts the stand-in files.
@@ -12,7 +13,8 @@
   memory     the driver's peak memory while one 5 s and one 30 s clip come home through the object
              store (8 MiB chunks, and one chunk of the whole file for contrast), a fresh driver each.
 
-Run: python bench/bench_ray.py overhead [--jobs 10 --gen-s 2]
+Run: python bench/bench_ray.py                 (overhead, then memory)
+     python bench/bench_ray.py overhead [--jobs 10 --gen-s 2 --repeats 2]
      python bench/bench_ray.py replay [--scale 0.01 --nodes 8 --gpus-per-node 8]
      python bench/bench_ray.py memory
 """
@@ -36,38 +38,12 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 BENCH = Path(__file__).parent
 
-MANIFEST = """version: 1
-name: raybench
-description: Ray executor benchmark
-defaults:
-  fps: 24
-  resolution: 1280x704
-  durations: [{durations}]
-  negative_prompt: visible camera, camera housing, camera lens, slow motion, time lapse
-  seed: 7
-  prompt_words: [5, 200]
-components:
-  scenes:
-    yard: {{layout: backyard, setting: a small fenced backyard with a lawn, view: seen from high under the eaves}}
-  environments:
-    day: {{time_of_day: day, lighting: soft daylight, look: a clear image with mild grain}}
-  subjects:
-    walker: {{kind: person, description: a person in a red jacket, classes: {{person: 1}}}}
-  actions:
-    cross:
-      path: cross
-      pacing:
-        5: they walk across the lawn from left to right and leave on the far side
-        30: they walk slowly across the lawn from left to right, stop, look around and leave on the far side
-clips:
-{clips}
-"""
+sys.path.insert(0, str(BENCH))
+from bench_engine_stages import manifest_text as stages_manifest  # noqa: E402
 
 
 def manifest_text(clips: int, durations: str = "5") -> str:
-    rows = "\n".join(f"  - {{id: R{i:03d}, group: g, scenario: s{i}, purpose: bench, scene: yard, environment: day,"
-                     f" subjects: [walker], action: cross, expected_risk: low}}" for i in range(clips))
-    return MANIFEST.format(durations=durations, clips=rows)
+    return stages_manifest(clips, "1280x704", durations, name="raybench")
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -118,26 +94,47 @@ def raw_size_mb(d: Path) -> float:
     return os.path.getsize(clip.video) / 1e6
 
 
+def _side_by_side(rows: list[tuple[str, list[float], list[float], str]]) -> None:
+    """One table, local and Ray in adjacent columns: median (p90), their ratio and difference."""
+    print("| measure | local | ray | ray / local | ray - local |")
+    print("|---|---|---|---|---|")
+    for label, local, ray_, unit in rows:
+        lo, ra = statistics.median(local), statistics.median(ray_)
+        ratio = f"{ra / lo:.2f}x" if lo > 0 else "-"
+        spread = len(local) > 2 and len(ray_) > 2
+        cell = (lambda xs, m: f"{m:.1f} {unit} (p90 {pct(xs, .9):.1f})" if spread else f"{m:.1f} {unit}")
+        print(f"| {label} | {cell(local, lo)} | {cell(ray_, ra)} | {ratio} | {ra - lo:+.1f} {unit} |")
+
+
 def overhead(a: argparse.Namespace) -> None:
+    """Local and Ray runs interleaved (local, ray, local, ray...) in one go on the same machine,
+    so load from elsewhere hits both; every per-job sample of an executor's runs is pooled."""
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         (d / "m.yaml").write_text(manifest_text(a.jobs))
         size = raw_size_mb(d)
         runs = [overhead_run(d, ex, a.jobs, a.gen_s, n)
-                for n, ex in enumerate(("local", "ray", "local", "ray")[:2 * a.repeats])]
-    print(f"{a.jobs} jobs of {a.gen_s:g} s per run, one GPU worker, 1280x704 sleep clips with grain: "
-          f"raw {size:.1f} MB, final {runs[0]['final_mb']:.1f} MB")
-    print("| executor | per-job gap between generations, median (p90) | handover: generated -> recorded, median (p90)"
-          " | per-job overhead (gap + handover), median | run wall |")
-    print("|---|---|---|---|---|")
-    base = None
-    for r in runs:
-        per_job = statistics.median(r["gap_ms"]) + statistics.median(r["handover_ms"])
-        base = per_job if base is None else base
-        extra = "" if r["executor"] == "local" else f" (+{per_job - base:.1f} ms)"
-        print(f"| {r['executor']} | {statistics.median(r['gap_ms']):.1f} ms ({pct(r['gap_ms'], .9):.1f}) | "
-              f"{statistics.median(r['handover_ms']):.1f} ms ({pct(r['handover_ms'], .9):.1f}) | "
-              f"{per_job:.1f} ms{extra} | {r['wall_s']:.1f} s |")
+                for n, ex in enumerate(("local", "ray") * a.repeats)]
+    by = {ex: [r for r in runs if r["executor"] == ex] for ex in ("local", "ray")}
+    pooled = {ex: {k: [x for r in rs for x in r[k]] for k in ("gap_ms", "handover_ms")} for ex, rs in by.items()}
+    per_job = {ex: [statistics.median(r["gap_ms"]) + statistics.median(r["handover_ms"]) for r in rs]
+               for ex, rs in by.items()}
+    walls = {ex: [r["wall_s"] for r in rs] for ex, rs in by.items()}
+    done = {ex: sum(r["done"] for r in rs) for ex, rs in by.items()}
+    print(f"{a.jobs} jobs of {a.gen_s:g} s per run, {a.repeats} run(s) per executor interleaved, one GPU worker,"
+          f" 1280x704 sleep clips with grain: raw {size:.1f} MB, final {runs[0]['final_mb']:.1f} MB;"
+          f" verified local {done['local']}, ray {done['ray']} of {a.jobs * a.repeats} each")
+    _side_by_side([
+        ("per-job gap the worker leaves between two generations", pooled["local"]["gap_ms"],
+         pooled["ray"]["gap_ms"], "ms"),
+        ("per-job handover: generation ends -> output in raw/ and recorded generated", pooled["local"]["handover_ms"],
+         pooled["ray"]["handover_ms"], "ms"),
+        ("per-job overhead (median gap + median handover, per run)", per_job["local"], per_job["ray"], "ms"),
+        ("run wall (start-up, all jobs, finishing)", walls["local"], walls["ray"], "s"),
+    ])
+    extra = statistics.median(per_job["ray"]) - statistics.median(per_job["local"])
+    print(f"\nRay per-job overhead against local: {extra:+.1f} ms (target: within 50 ms) -> "
+          f"{'met' if extra <= 50 else 'NOT met'}")
 
 
 # --- replay ---------------------------------------------------------------------------------------
@@ -247,6 +244,7 @@ def replay(a: argparse.Namespace) -> None:
         import shutil
 
         shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(temp, ignore_errors=True)   # the cluster's session logs
 
 
 # --- memory ---------------------------------------------------------------------------------------
@@ -328,11 +326,11 @@ def memory(a: argparse.Namespace) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    sub = ap.add_subparsers(dest="what", required=True)
+    sub = ap.add_subparsers(dest="what")   # none: overhead, then memory (replay starts 8 nodes: on its own)
     o = sub.add_parser("overhead")
     o.add_argument("--jobs", type=int, default=10)
     o.add_argument("--gen-s", type=float, default=2.0)
-    o.add_argument("--repeats", type=int, default=1, choices=(1, 2))
+    o.add_argument("--repeats", type=int, default=2, help="runs per executor, interleaved")
     r = sub.add_parser("replay")
     r.add_argument("--scale", type=float, default=0.01)
     r.add_argument("--nodes", type=int, default=8)
@@ -342,7 +340,12 @@ def main() -> None:
     m.add_argument("duration", type=int)
     m.add_argument("chunk_mb", type=float)
     a = ap.parse_args()
-    if a.what == "memory-one":
+    if a.what is None:
+        a = ap.parse_args(["overhead"])
+        overhead(a)
+        print()
+        memory(a)
+    elif a.what == "memory-one":
         print(json.dumps(memory_one(a.duration, a.chunk_mb)))
     else:
         {"overhead": overhead, "replay": replay, "memory": memory}[a.what](a)

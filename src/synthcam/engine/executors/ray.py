@@ -159,7 +159,7 @@ class RayWorkerActor:
             self.outbox.put(Log(self.cfg.worker, None, "".join(traceback.format_exception(exc))))
         finally:
             if not self.kept:   # outputs not yet collected stay for the driver
-                shutil.rmtree(self.scratch, ignore_errors=True)
+                self._clear_scratch()
             self.outbox.put(_End())
 
     def _receive(self) -> Any:
@@ -180,12 +180,17 @@ class RayWorkerActor:
             self.kept[message.job_id] = where
         self.outbox.put(message)
 
+    def _clear_scratch(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            self.scratch.parent.rmdir()   # the workspace's folder, once its last worker is gone
+
     def _watchdog(self) -> None:
         """A detached actor whose driver is gone for good must not hold its GPU forever."""
         while True:
             time.sleep(1.0)
             if time.monotonic() - self.pinged > self.opts["orphan_ttl_s"]:
-                shutil.rmtree(self.scratch, ignore_errors=True)
+                self._clear_scratch()
                 os._exit(0)
 
 
