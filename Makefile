@@ -32,7 +32,7 @@ install: system-deps $(BIN)/python
 
 install-dev: system-deps $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,test-diffusers]'
+	$(BIN)/python -m pip install -q -e '.[dev,test-diffusers,ray]'
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -26,12 +26,12 @@ from pathlib import Path
 
 
 MANIFEST = """version: 1
-name: stages
-description: Engine stage benchmark
+name: {name}
+description: Engine benchmark
 defaults:
   fps: 24
   resolution: {res}
-  durations: [5]
+  durations: [{durations}]
   negative_prompt: visible camera, camera housing, camera lens, slow motion, time lapse
   seed: 7
   prompt_words: [5, 200]
@@ -47,17 +47,23 @@ components:
       path: cross
       pacing:
         5: they walk across the lawn from left to right and leave on the far side
+        30: they walk slowly across the lawn from left to right, stop, look around and leave on the far side
 clips:
 {clips}
 """
 
 
+def manifest_text(clips: int, res: str = "1280x704", durations: str = "5", name: str = "stages") -> str:
+    """A bench manifest of `clips` alike clips (bench_ray.py uses it too)."""
+    rows = "\n".join(f"  - {{id: S{i:03d}, group: g, scenario: s{i}, purpose: bench, scene: yard, environment: day,"
+                     f" subjects: [walker], action: cross, expected_risk: low}}" for i in range(clips))
+    return MANIFEST.format(name=name, res=res, durations=durations, clips=rows)
+
+
 def run_once(clips: int, gen_s: float, gpus: int, res: str, extra: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
-        rows = "\n".join(f"  - {{id: S{i:03d}, group: g, scenario: s{i}, purpose: bench, scene: yard, environment: day,"
-                         f" subjects: [walker], action: cross, expected_risk: low}}" for i in range(clips))
-        (d / "m.yaml").write_text(MANIFEST.format(res=res, clips=rows))
+        (d / "m.yaml").write_text(manifest_text(clips, res))
         log = d / "gen.log"
         env = {**os.environ, "SLEEP_GEN_S": str(gen_s), "SLEEP_LOG": str(log)}
         t0 = time.time()

@@ -240,13 +240,14 @@ def _workers_table(status: dict[str, Any]) -> Table:
     t = Table(title="workers")
     for col in ("worker", "node", "gpus", "job", "progress", "elapsed", "model loads", "verified"):
         t.add_column(col)
-    for w in status["workers"]:
+    # on a cluster: by node, then GPU
+    for w in sorted(status["workers"], key=lambda w: (w.get("node") or w.get("host") or "", w["gpus"] or "", w["worker"])):
         node = w.get("node") or w.get("host") or ""
-        t.add_row(plain(w["worker"]), plain(node[:16]), plain(w["gpus"] or "-"), plain(w["job"] or "idle"),
+        t.add_row(plain(w["worker"]), plain(node[:24]), plain(w["gpus"] or "-"), plain(w["job"] or "idle"),
                   plain(_progress_text(w.get("progress"))), f"{w['elapsed_s']:.0f} s" if w["elapsed_s"] else "-",
                   str(w["model_loads"]), str(w["jobs_done"]))
     if status.get("dashboard_url"):
-        t.caption = f"Ray dashboard: {status['dashboard_url']}"
+        t.caption = f"Ray dashboard: {plain(status['dashboard_url'])}"
     return t
 
 

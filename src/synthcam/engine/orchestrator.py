@@ -25,7 +25,7 @@ from ..backends.registry import backend_class
 from ..store import JobStore
 from ..verify.pool import TaskFailed, TaskPool
 from ..workspace import Workspace
-from .executors.base import Executor, WorkerConfig
+from .executors.base import Executor, WorkerConfig, record_executor
 from .finishing import FinishTask, RawOutput, Verdict, finish, land, remove_raw, siblings_of, twin_of
 from .messages import (Assign, Died, Failed, Fatal, Finished, Generated, Heartbeat, Hello, Idle, Log, ModelLoaded,
                        Progress, Started)
@@ -72,7 +72,8 @@ class Orchestrator:
         self.workers = {c.worker: _WorkerState(c) for c in configs}
         self.run_id = configs[0].run_id if configs else ""
         self.has_truth = backend_class(backend).has_ground_truth
-        self.pool = TaskPool(finish, opts.finish_workers, FINISH_TIMEOUT_S, preload=("synthcam.engine.finishing",)) \
+        self.pool = (executor.finish_pool(opts.finish_workers, FINISH_TIMEOUT_S)
+                     or TaskPool(finish, opts.finish_workers, FINISH_TIMEOUT_S, preload=("synthcam.engine.finishing",))) \
             if opts.finish_workers > 0 else None
         self.finishing: dict[str, RawOutput] = {}
         self.waiting: dict[str, list[tuple[str, str]]] = {}   # first queues, until their worker says Hello
@@ -95,6 +96,7 @@ class Orchestrator:
             for name, state in self.workers.items():
                 self.executor.start(state.cfg)
                 state.alive = True
+            record_executor(self.store, self.executor.describe())
             while not self._finished():
                 if self.stopping:
                     self._interrupt()

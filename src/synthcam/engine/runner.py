@@ -206,6 +206,7 @@ def run(manifest_path: str | Path | Manifest | None, workspace: str | Path, opts
     if cls.device == "gpu" and not opts.gpus:
         raise InputError(f"--backend {opts.backend} runs on GPUs: give --gpus (N or a list like 0,1)")
     _groups(opts, 1)  # option errors before anything is written
+    executor = create_executor(opts.executor, opts.executor_options)  # a missing extra: an error before any write
     ws = Workspace.at(workspace)
     store = ws.store()
     try:
@@ -221,6 +222,8 @@ def run(manifest_path: str | Path | Manifest | None, workspace: str | Path, opts
         policy = resolve_policy(opts.policy, manifest=manifest)
         landed = _finish_landed(ws, store, policy)
         finish_truth(ws, store, cls.has_ground_truth)
+        # outputs that a dead run's workers finished elsewhere and still hold come home first
+        executor.recover(str(ws.root), {j.job_id for j in store.jobs("pending")})
         _kept_raw(ws, store, selected)
         if opts.retry_failed:
             store.requeue_failed(selected)
@@ -254,7 +257,6 @@ def run(manifest_path: str | Path | Manifest | None, workspace: str | Path, opts
                     on_tick(RunProgress(len(selected_variants), c["done"], c["failed"], c["blocked"],
                                         c["in_flight"], status))
 
-            executor = create_executor(opts.executor, opts.executor_options)
             orch = Orchestrator(ws, store, executor, opts.backend, configs if counts["pending"] else [], selected,
                                 OrchestratorOptions(lease_s=opts.lease_s, job_timeout_s=opts.job_timeout_s,
                                                     backoff_s=opts.backoff_s, interpolation=opts.interpolation,
@@ -275,12 +277,14 @@ def run(manifest_path: str | Path | Manifest | None, workspace: str | Path, opts
                          counts["pending"] + counts["running"] + counts["generated"], synced["new"], landed,
                          time.time() - t0, status, plan)
     finally:
+        executor.close()
         store.close()
 
 
 def cleanup_orphans(ws: Workspace, store) -> int:
     """Remove what dead processes left: staging folders of workers no longer alive, and partial
-    files in clips/ (only when no other run is live on this workspace, since those may be its)."""
+    files in clips/ and raw/ (those of a writer named in them that is dead on this host, and all of
+    them when no other run is live on this workspace, since then none can be another run's)."""
     live = {w.worker for w in store.workers(live_only=True)}
     removed = 0
     staging = ws.root / "staging"
@@ -289,8 +293,10 @@ def cleanup_orphans(ws: Workspace, store) -> int:
             if folder.name not in live and not folder.is_symlink():
                 shutil.rmtree(folder, ignore_errors=True) if folder.is_dir() else folder.unlink(missing_ok=True)
                 removed += 1
-    if ws.clips_dir.is_dir():
-        for item in ws.clips_dir.iterdir():
+    # partial files in clips/, and raw folders half-written when their writer died (the swap into
+    # raw/<job_id> is atomic)
+    for folder in (f for f in (ws.clips_dir, ws.root / "raw") if f.is_dir()):
+        for item in folder.iterdir():
             if not (item.name.startswith(".") and (".partial" in item.name or ".old-" in item.name)):
                 continue
             # Only runs write here. With no live worker, no run is live; otherwise a leftover

@@ -19,6 +19,7 @@ from typing import Any, Iterator
 from ..fsutil import write_json_atomic
 from ..store import JobStore, storage_error
 from ..workspace import Workspace
+from .executors.base import recorded_executor
 
 
 # What a person reads for each job state; machine-readable keys (JSON, the store) keep theirs.
@@ -142,6 +143,7 @@ def derive_status(store: JobStore, now: float | None = None) -> dict[str, Any]:
         "updated_at": _iso(now),
     }
     status["published"] = store.published_counts()
+    status["executor"] = recorded_executor(store)   # where the last run's workers ran (namespace, address...)
     row = store.conn.execute("SELECT value FROM meta WHERE key = 'dashboard_url'").fetchone()
     if row and row[0]:
         status["dashboard_url"] = row[0]

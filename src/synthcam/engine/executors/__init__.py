@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import InputError
-from .base import Executor, WorkerConfig
+from .base import Executor, WorkerConfig, record_executor, recorded_executor
 
 EXECUTORS = {"local": ("synthcam.engine.executors.local", "LocalExecutor"),
              "ray": ("synthcam.engine.executors.ray", "RayExecutor")}
@@ -20,4 +20,4 @@ def create_executor(name: str, options: dict[str, Any] | None = None) -> Executo
     return getattr(importlib.import_module(module), cls)(**(options or {}))
 
 
-__all__ = ["EXECUTORS", "Executor", "WorkerConfig", "create_executor"]
+__all__ = ["EXECUTORS", "Executor", "WorkerConfig", "create_executor", "record_executor", "recorded_executor"]

@@ -63,3 +63,49 @@ class Executor(ABC):
     def describe(self) -> dict[str, Any]:
         """What `status` shows about where workers run (e.g. a dashboard address)."""
         return {"executor": self.name}
+
+    def recover(self, workspace: str, wanted: set[str]) -> int:
+        """Before a run: bring home raw outputs that workers of a dead orchestrator finished but
+        nobody collected (only for the job IDs in `wanted`) into raw/<job_id>/, so the run
+        finishes them instead of generating them again. Returns how many."""
+        return 0
+
+    def finish_pool(self, workers: int, timeout_s: float) -> Any:
+        """A pool that finishes clips elsewhere (same interface as verify.pool.TaskPool), or None
+        for the orchestrator's own CPU pool."""
+        return None
+
+    def close(self) -> None:
+        """The run is over (or failed): release what the executor holds (connections, clusters)."""
+
+
+EXECUTOR_KEY = "executor"
+DASHBOARD_KEY = "dashboard_url"   # status shows it under the workers table
+
+
+def record_executor(store: Any, description: dict[str, Any]) -> None:
+    """Keep where the current run's workers run (executor, namespace...) in the store's meta
+    table for `status`, and the dashboard address when the executor has one (a run without one
+    removes a previous run's, so status never points at a cluster that is gone)."""
+    import json
+    import time
+
+    data = {**description, "recorded_at": time.time()}
+    upsert = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+    with store.transaction() as c:
+        c.execute(upsert, (EXECUTOR_KEY, json.dumps(data, sort_keys=True)))
+        if description.get(DASHBOARD_KEY):
+            c.execute(upsert, (DASHBOARD_KEY, str(description[DASHBOARD_KEY])))
+        else:
+            c.execute("DELETE FROM meta WHERE key = ?", (DASHBOARD_KEY,))
+
+
+def recorded_executor(store: Any) -> dict[str, Any] | None:
+    """What the last run recorded with `record_executor`, or None."""
+    import json
+
+    row = store.conn.execute("SELECT value FROM meta WHERE key = ?", (EXECUTOR_KEY,)).fetchone()
+    try:
+        return json.loads(row[0]) if row else None
+    except ValueError:
+        return None
