@@ -99,18 +99,24 @@ def write_json_atomic(final: Path, data: Any) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(final: Path) -> Iterator[Path]:
-    """Build a folder's new contents in a sibling temp folder, then swap it in whole."""
+def atomic_dir(final: Path, scratch: Path | None = None) -> Iterator[Path]:
+    """Build a folder's new contents in a temp folder, then swap it in whole.
+
+    The temp folder (and the old contents while they are swapped out) live in `scratch`, beside
+    `final` unless given: a folder whose every entry must be final (clips/) names a scratch
+    folder on the same file system, so a kill -9 mid-build leaves nothing half-built in it."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(final), suffix=".partial", dir=final.parent))
+    scratch = final.parent if scratch is None else Path(scratch)
+    scratch.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(final), suffix=".partial", dir=scratch))
     os.chmod(tmp, 0o777 & ~_umask())
 
     try:
         yield tmp
         old = None
         if final.exists():
-            old = final.with_name(f".{final.name}.old-{os.getpid()}")
+            old = scratch / f".{final.name}.old-{os.getpid()}"
             os.replace(final, old)
         os.replace(tmp, final)
         _fsync_dir(final.parent)

@@ -361,3 +361,45 @@ def test_leftovers_of_a_dead_writer_go_even_while_a_killed_runs_workers_look_liv
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_a_kill_while_ground_truth_is_built_leaves_nothing_in_clips(tmp_path):
+    """clips/ holds only final things, even right after a kill -9: the truth folder is built in
+    raw/ and renamed into place, and the next run removes what the dead builder left there."""
+    from synthcam.engine.runner import cleanup_orphans
+    from synthcam.workspace import Workspace
+
+    ws_root = tmp_path / "ws"
+    script = f"""
+import os, signal
+from pathlib import Path
+from synthcam.engine import finishing
+from synthcam.workspace import Workspace
+ws = Workspace.at({str(ws_root)!r})
+base = ws.root / "raw" / "job1"
+(base / "gt").mkdir(parents=True)
+for i in range(3):
+    (base / "gt" / f"f{{i}}.json").write_text("{{}}")
+ws.clips_dir.mkdir(parents=True, exist_ok=True)
+calls = []
+real = finishing._link_or_copy
+def link_then_die(src, dst):
+    calls.append(src)
+    if len(calls) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(src, dst)
+finishing._link_or_copy = link_then_die
+finishing.install_truth(ws, base, {{"truth": "gt"}}, "A01_5s")
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert not list((ws_root / "clips").iterdir()), "a kill mid-build left something in clips/"
+    leftovers = [p for p in (ws_root / "raw").iterdir() if p.name.startswith(".")]
+    assert len(leftovers) == 1 and leftovers[0].name.endswith(".partial")
+    ws = Workspace.at(ws_root)
+    store = ws.store()
+    try:
+        assert cleanup_orphans(ws, store) == 1
+    finally:
+        store.close()
+    assert sorted(p.name for p in (ws_root / "raw").iterdir()) == ["job1"]

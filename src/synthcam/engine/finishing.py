@@ -248,11 +248,12 @@ def _install_claimed(ws: Workspace, claimed: Path, name: str) -> None:
 
 def install_truth(ws: Workspace, base: Path, extras: dict[str, str], name: str) -> bool:
     """Put a recorded clip's ground truth beside it, whole or not at all. Files are linked (or
-    copied) from the raw output, which is removed only afterwards, so a crash here loses nothing."""
+    copied) from the raw output, which is removed only afterwards, so a crash here loses nothing.
+    The folder is built in raw/ and renamed into clips/, where nothing half-built may ever be."""
     truth = [base / p for p in extras.values() if (base / p).exists()]
     if not truth:
         return False
-    with atomic_dir(ws.truth_dir(name)) as tmp:
+    with atomic_dir(ws.truth_dir(name), scratch=ws.root / "raw") as tmp:
         for path in truth:
             for item in (sorted(path.iterdir()) if path.is_dir() else [path]):
                 if item.is_dir():
