@@ -130,6 +130,12 @@ class _RenderTimeout(BaseException):
     """Raised inside the rendering thread by the watchdog (BaseException: nothing in Jinja catches it)."""
 
 
+# Bound at import: the watchdog's clock and sleep must not be the ones a caller (or a test)
+# patches on the time module.
+_sleep = time.sleep
+_now = time.monotonic
+
+
 class _Watchdog:
     """One daemon thread that interrupts renders past their deadline (started on first use, so a
     render costs no thread start; it exits after a second with nothing to watch).
@@ -149,33 +155,43 @@ class _Watchdog:
         self.deadlines: dict[int, float] = {}
         self.fired: set[int] = set()
         self.running = False
+        self.thread: threading.Thread | None = None
 
     def _run(self) -> None:
-        idle_since = time.monotonic()
-        while True:
-            time.sleep(self.POLL_S)
-            now = time.monotonic()
+        try:
+            idle_since = _now()
+            while True:
+                _sleep(self.POLL_S)
+                now = _now()
+                with self.lock:
+                    for ident, when in list(self.deadlines.items()):
+                        if when <= now:
+                            del self.deadlines[ident]
+                            self.fired.add(ident)
+                            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(_RenderTimeout))
+                    if self.deadlines:
+                        idle_since = now
+                    elif now - idle_since > self.IDLE_EXIT_S:
+                        self.running = False
+                        return
+        finally:
+            # However it ends (an exception raised into it included), the next render starts another.
             with self.lock:
-                for ident, when in list(self.deadlines.items()):
-                    if when <= now:
-                        del self.deadlines[ident]
-                        self.fired.add(ident)
-                        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(_RenderTimeout))
-                if self.deadlines:
-                    idle_since = now
-                elif now - idle_since > self.IDLE_EXIT_S:
+                if self.thread is threading.current_thread():
                     self.running = False
-                    return
 
     def arm(self, seconds: float) -> int:
         ident = threading.get_ident()
         with self.lock:
             self.fired.discard(ident)
-            self.deadlines[ident] = time.monotonic() + seconds
-            start = not self.running
-            self.running = True
+            self.deadlines[ident] = _now() + seconds
+            start = not (self.running and self.thread is not None and self.thread.is_alive())
+            if start:
+                self.running = True
+                self.thread = threading.Thread(target=self._run, name="template-deadline", daemon=True)
+            thread = self.thread
         if start:
-            threading.Thread(target=self._run, name="template-deadline", daemon=True).start()
+            thread.start()
         return ident
 
     def disarm(self, ident: int) -> None:

@@ -259,3 +259,28 @@ def test_system_deps_waits_for_the_apt_lock(tmp_path):
     done = subprocess.run([str(bin_dir / "bash"), str(REPO / "scripts" / "system-deps.sh")], env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "still holds the package lock" in done.stderr
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--finish-on", "gpu"], "--finish-on must be driver or cluster"),
+    (["--finish-on", "cluster"], "are for --executor ray"),
+])
+def test_finish_on_is_checked_before_anything_is_written(tmp_path, args, needle):
+    assert_one_line_error(invoke("run", "-m", TINY, "-w", tmp_path / "ws", "-q", *args), needle, code=2)
+    assert not (tmp_path / "ws").exists()
+
+
+def test_finish_on_cluster_reaches_the_ray_executor(tmp_path, monkeypatch):
+    """The flag is only plumbing (the cluster finishing itself runs in tests/engine/test_ray.py)."""
+    import synthcam.engine.runner as runner
+
+    seen = {}
+
+    def fake_run(manifest, workspace, opts, **kw):
+        seen.update(executor=opts.executor, options=opts.executor_options)
+        raise runner.InputError("stop here")
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    result = invoke("run", "-m", TINY, "-w", tmp_path / "ws", "-q", "--executor", "ray", "--finish-on", "cluster")
+    assert_one_line_error(result, "stop here")
+    assert seen == {"executor": "ray", "options": {"address": None, "artifacts": None, "finish": "cluster"}}

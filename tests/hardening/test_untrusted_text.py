@@ -229,20 +229,42 @@ def test_bad_worker_counts_are_refused(tmp_path, value):
     assert not (tmp_path / "ws").exists()
 
 
+def _render_runaway_in_a_thread(monkeypatch) -> str:
+    """Render a template that would run for hours, with a 0.2 s deadline; its error message."""
+    import threading
+
+    from synthcam import templating
+
+    runaway = templating.bounded_environment().from_string(
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}x")
+    monkeypatch.setattr(templating, "MAX_RENDER_S", 0.2)
+    result: dict[str, str] = {}
+
+    def target() -> None:
+        try:
+            templating.render_bounded(runaway, {})
+        except templating.TemplateLimit as exc:
+            result["error"] = str(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "the watchdog no longer stops runaway renders"
+    return result.get("error", "")
+
+
 def test_the_render_deadline_survives_interrupts_landing_at_any_moment(monkeypatch):
     """The deadline is an asynchronous interrupt, so it can land anywhere in the rendering thread,
     bookkeeping included (once, under coverage's tracing, one landed in a Condition's exit, leaked
     its lock and left the watchdog dead: the next runaway render spun forever). Hundreds of renders
     against a deadline they may or may not meet, then a pause long enough for the watchdog thread
     to exit idle, must leave it working: a runaway template afterwards is still stopped."""
-    import threading
     import time
 
     from synthcam import templating
 
     env = templating.bounded_environment()
     racing = env.from_string("{% for i in range(n) %}{{ i }}{% endfor %}")
-    runaway = env.from_string("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}x")
     monkeypatch.setattr(templating, "MAX_RENDER_S", 0.002)
     outcomes = {"rendered": 0, "stopped": 0}
     for n in [50, 200, 400, 800, 1600] * 60:
@@ -255,17 +277,42 @@ def test_the_render_deadline_survives_interrupts_landing_at_any_moment(monkeypat
     monkeypatch.setattr(templating._Watchdog, "IDLE_EXIT_S", 0.05)
     time.sleep(0.3)
     assert not templating._WATCHDOG.running, "the idle watchdog thread should have exited"
-    monkeypatch.setattr(templating, "MAX_RENDER_S", 0.2)
-    result: dict[str, object] = {}
+    assert "longer than" in _render_runaway_in_a_thread(monkeypatch)
 
-    def render_runaway() -> None:
-        try:
-            templating.render_bounded(runaway, {})
-        except templating.TemplateLimit as exc:
-            result["error"] = str(exc)
 
-    thread = threading.Thread(target=render_runaway, daemon=True)
-    thread.start()
-    thread.join(10)
-    assert not thread.is_alive(), "the watchdog no longer stops runaway renders"
-    assert "longer than" in str(result.get("error"))
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_the_watchdog_outlives_its_own_thread_dying_and_a_patched_time_sleep(monkeypatch):
+    """A test once patched time.sleep to raise KeyboardInterrupt: the watchdog thread died with it,
+    still marked running, and the next runaway template spun forever. Its clock is its own now,
+    and a watchdog thread that dies of anything is replaced on the next render."""
+    import time
+
+    from synthcam import templating
+
+    env = templating.bounded_environment()
+
+    def interrupted(_seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(time, "sleep", interrupted)
+    assert "longer than" in _render_runaway_in_a_thread(monkeypatch)
+    monkeypatch.undo()
+    calls = []
+
+    def dies_once(seconds):
+        if not calls:
+            calls.append(seconds)
+            raise RuntimeError("the watchdog's thread dies")
+        time.sleep(seconds)
+
+    old = templating._WATCHDOG.thread
+    if old is not None:
+        old.join(5)  # let an idle watchdog exit, so that the next render starts one with dies_once
+    monkeypatch.setattr(templating, "_sleep", dies_once)
+    assert templating.render_bounded(env.from_string("{{ 1 }}"), {}) == "1"  # starts a watchdog that dies
+    for _ in range(100):
+        if templating._WATCHDOG.thread is not None and not templating._WATCHDOG.thread.is_alive():
+            break
+        time.sleep(0.01)
+    assert calls, "the render started a new watchdog thread"
+    assert "longer than" in _render_runaway_in_a_thread(monkeypatch)

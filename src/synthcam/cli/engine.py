@@ -103,6 +103,7 @@ def run_cmd(
     executor: Annotated[str, typer.Option(metavar="NAME", help="Where workers run: local | ray.")] = "local",
     address: Annotated[Optional[str], typer.Option(metavar="ADDR", help="Ray cluster address (auto, or ray://HOST:10001); --executor ray.")] = None,
     artifacts: Annotated[Optional[str], typer.Option(metavar="URI", help="Ray: shared storage for raw clips (a path or fsspec URL) instead of the object store.")] = None,
+    finish_on: Annotated[Optional[str], typer.Option(metavar="WHERE", help="Ray: finish clips on the driver's cores (driver, default) or as Ray tasks on any node's (cluster; the workspace must be at the same path on every node).")] = None,
     backend_option: Annotated[Optional[list[str]], typer.Option("--backend-option", "-o", metavar="KEY=VALUE", help="A backend option, repeatable (see the backend's docs), e.g. -o model_dir=/weights.")] = None,
     verify_policy: Annotated[Optional[str], typer.Option(metavar="FILE", help="Verification policy file (or a profile name like container-only); default: the manifest's verify: section.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
@@ -140,10 +141,12 @@ def run_cmd(
         raise InputError(f"--finish-workers must be 0-64, got {finish_workers}")
     options.update(parse_backend_options(backend_option))
     executor_options: dict[str, Any] = {}
+    if finish_on is not None and finish_on not in ("driver", "cluster"):
+        raise InputError(f"--finish-on must be driver or cluster, got {finish_on!r}")
     if executor == "ray":
-        executor_options = {"address": address, "artifacts": artifacts}
-    elif address or artifacts:
-        raise InputError("--address and --artifacts are for --executor ray")
+        executor_options = {"address": address, "artifacts": artifacts, "finish": finish_on or "driver"}
+    elif address or artifacts or finish_on:
+        raise InputError("--address, --artifacts and --finish-on are for --executor ray")
     from ..verify.policy import load_policy
 
     policy = load_policy(verify_policy) if verify_policy else None
