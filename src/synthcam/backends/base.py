@@ -91,6 +91,9 @@ class Backend(ABC):
     uses_components: ClassVar[bool] = False
     # The producer named in exports' metadata.
     export_source: ClassVar[str] = ""
+    # Whether exports carry the clip's Cosmos settings (model, seed, guidance) as a `cosmos` block:
+    # only clips that Cosmos itself generated have them.
+    exports_cosmos_settings: ClassVar[bool] = False
 
     @classmethod
     def model_name(cls, manifest: Manifest, requested: str | None) -> str:

@@ -314,6 +314,7 @@ class CosmosBackend(Backend):
     device = "gpu"
     has_ground_truth = False
     export_source = "cosmos"
+    exports_cosmos_settings = True
 
     @classmethod
     def model_name(cls, manifest, requested: str | None) -> str:  # type: ignore[override]

@@ -119,16 +119,22 @@ class ScenarioSpec(_Model):
     generation: GenerationSpec
 
 
-def source_name(backend: str) -> str:
-    """What made the clip, as the backend names itself ('cosmos' for Cosmos clips, as the evaluation
-    expects); a backend this installation cannot load says `synthcam-<name>`."""
+def _backend_class(backend: str):
+    """The class of a recorded backend, or None when this installation cannot load it."""
     from ..backends.registry import backend_class
     from ..errors import SynthcamError
 
     try:
-        return backend_class(backend).export_source or f"synthcam-{backend}"
+        return backend_class(backend)
     except SynthcamError:
-        return f"synthcam-{backend}"
+        return None
+
+
+def source_name(backend: str) -> str:
+    """What made the clip, as the backend names itself ('cosmos' for Cosmos clips, as the evaluation
+    expects); a backend this installation cannot load says `synthcam-<name>`."""
+    cls = _backend_class(backend)
+    return (cls.export_source if cls is not None else "") or f"synthcam-{backend}"
 
 
 def measured(clip: VerifiedClip) -> tuple[float, float, int | None]:
@@ -145,7 +151,7 @@ def metadata(clip: VerifiedClip, media_file: str) -> Metadata:
     generation = Generation(backend=job.backend, model=job.model, seed=job.seed, guidance=spec.get("guidance"),
                             num_steps=spec.get("num_steps"), timing_policy=spec.get("timing_policy"))
     cosmos = {"model": job.model, "seed": job.seed, "guidance": spec.get("guidance")} \
-        if source_name(job.backend) == "cosmos" else None
+        if getattr(_backend_class(job.backend), "exports_cosmos_settings", False) else None
     return Metadata(
         run_id=job.job_id, source=source_name(job.backend), video_id=job.clip_id, clip=job.name,
         scenario=str(spec.get("scenario") or ""), category=clip.category,  # type: ignore[arg-type]

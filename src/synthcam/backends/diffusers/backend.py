@@ -114,6 +114,7 @@ class DiffusersBackend(Backend):
     device = "gpu"
     has_ground_truth = False
     export_source = "cosmos"   # Cosmos Predict 2.5's own weights, run in-process
+    exports_cosmos_settings = True
 
     @classmethod
     def model_name(cls, manifest, requested: str | None) -> str:  # type: ignore[override]
