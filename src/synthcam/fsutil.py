@@ -125,3 +125,18 @@ def atomic_dir(final: Path, scratch: Path | None = None) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def pid_alive(pid: int) -> bool:
+    """A process on this host that still runs: a zombie (killed, not yet reaped) counts as dead."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().split(b") ")[-1][:1] != b"Z"
+    except OSError:
+        return True

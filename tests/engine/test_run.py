@@ -113,9 +113,31 @@ def test_a_clip_that_landed_before_a_crash_is_recorded_not_regenerated(tmp_path)
     finally:
         store.close()
     before = (ws / "clips" / "A01_1s.mp4").stat().st_mtime_ns
+    assert_only_verified_on_disk(ws)  # the file is the one noted at landing: verified, not yet recorded
     result = run(TINY, ws, opts())
     assert result.ok and result.resumed == 1
     assert (ws / "clips" / "A01_1s.mp4").stat().st_mtime_ns == before
+    assert_only_verified_on_disk(ws)
+
+
+def test_other_bytes_under_a_landing_clips_name_are_caught_on_disk(tmp_path):
+    """The kill trials accept a file caught mid-landing only when it is the file whose sha256 was
+    noted: a different file under that name (an unverified one put in place) fails the check."""
+    ws = tmp_path / "ws"
+    run(TINY, ws, opts(only=["A01"]))
+    store = Workspace.at(ws).store()
+    try:
+        store.conn.execute("UPDATE jobs SET state = 'pending', landing_sha = sha256, sha256 = NULL WHERE name = 'A01_1s'")
+    finally:
+        store.close()
+    final = ws / "clips" / "A01_1s.mp4"
+    final.write_bytes(final.read_bytes() + b"\0")
+    with pytest.raises(AssertionError, match="mid-landing but not the file noted"):
+        assert_only_verified_on_disk(ws)
+    final.unlink()
+    (ws / "clips" / "A01_2s.mp4").rename(final)  # a real clip, but not the one this job verified
+    with pytest.raises(AssertionError, match="mid-landing but not the file noted"):
+        assert_only_verified_on_disk(ws)
 
 
 def test_status_file_is_written_atomically_and_valid(tmp_path):

@@ -316,6 +316,48 @@ def test_ground_truth_appears_only_beside_a_recorded_clip_and_a_crash_loses_none
     assert not list((ws / "raw").iterdir())
 
 
+def test_a_kill_while_a_truth_claim_is_removed_never_empties_the_installed_truth(tmp_path, monkeypatch):
+    """After the truth is installed, its claim in raw/ is removed. A kill part-way through that
+    removal must not let the resume install the claim's remains over the whole truth: the
+    claim's record goes first, so what is left is only cleared."""
+    from synthcam.engine import finishing
+    from synthcam.verify.policy import load_policy
+
+    (tmp_path / "policy.yaml").write_text("checks: {cut_short: off}\n")
+    policy = load_policy(tmp_path / "policy.yaml")
+    opts = RunOptions(backend="procedural", workers=1, finish_workers=0, only=["A01"], durations=[2], force=True,
+                      policy=policy)
+    ws = tmp_path / "ws"
+
+    class _Killed(BaseException):
+        pass
+
+    real_rmtree = shutil.rmtree
+
+    def killed_mid_removal(path, *a, **k):
+        path = Path(path)
+        if finishing._CLAIM in path.name:  # remove the truth files only, then "die"
+            for item in sorted(path.rglob("*"), reverse=True):
+                if item.is_file() and item.name != finishing.RAW_RECORD:
+                    item.unlink()
+            raise _Killed
+        return real_rmtree(path, *a, **k)
+
+    monkeypatch.setattr(finishing.shutil, "rmtree", killed_mid_removal)
+    with pytest.raises(_Killed):
+        run(TINY, ws, opts)
+    monkeypatch.undo()
+    truth = sorted(p.relative_to(ws / "clips").as_posix() for p in (ws / "clips").rglob("*.gt/*") if p.is_file())
+    assert truth, "the truth was installed before the kill"
+    for claim in (ws / "raw").glob(".*.truth-*"):  # the killed process's claim: make it a dead one's
+        claim.rename(claim.with_name(claim.name.rpartition("-")[0] + "-999999999"))
+    run(TINY, ws, opts)
+    assert_only_verified_on_disk(ws)
+    after = sorted(p.relative_to(ws / "clips").as_posix() for p in (ws / "clips").rglob("*.gt/*") if p.is_file())
+    assert after == truth, "the resume replaced the whole truth with a claim's remains"
+    assert not list((ws / "raw").iterdir())
+
+
 def test_leftovers_of_a_dead_writer_go_even_while_a_killed_runs_workers_look_live(tmp_path):
     """A run killed mid-landing leaves a half-built folder in clips/. Its workers can still look
     live when the next run starts a moment later (they have not yet noticed their parent died), yet

@@ -76,3 +76,57 @@ def test_the_timeout_does_not_count_worker_start_up(monkeypatch):
 def sleepy(seconds):
     time.sleep(seconds)
     return seconds
+
+
+def slow_echo(value, seconds):
+    """Runs in a worker process."""
+    time.sleep(seconds)
+    return value, os.getpid()
+
+
+def test_a_dead_forkserver_is_not_taken_for_dead_workers():
+    """Workers are forked by the forkserver, and their exit is reported through it: when the
+    forkserver alone dies (a kill of the run's direct children, the OOM killer), the workers
+    live on and their tasks' results must still count, not become "the worker process died"
+    (which blamed healthy clips and threw away their raw output). A worker that then really
+    dies is still seen as dead, and the pool goes on with fresh workers."""
+    import multiprocessing.forkserver as fs
+
+    from synthcam.verify.pool import TaskPool
+
+    pool = TaskPool(slow_echo, jobs=2, timeout_s=60)
+    try:
+        pool.submit("warm", ("warm", 0.0))
+        deadline = time.monotonic() + 60
+        got = []
+        while not got and time.monotonic() < deadline:
+            got = pool.poll(0.2)
+        assert got[0][0] == "warm" and not isinstance(got[0][1], TaskFailed)
+        pool.submit("a", ("a", 1.5))
+        pool.submit("b", ("b", 1.5))
+        server = fs._forkserver._forkserver_pid
+        assert server and server != os.getpid()
+        time.sleep(0.3)
+        os.kill(server, signal.SIGKILL)
+        results = {}
+        while len(results) < 2 and time.monotonic() < deadline:
+            results.update(pool.poll(0.2))
+        assert {k: v[0] for k, v in results.items()} == {"a": "a", "b": "b"}, results
+        # a worker that really dies now (no forkserver to report it) is still noticed
+        pool.submit("c", ("c", 30))
+        victim = None
+        while victim is None and time.monotonic() < deadline:
+            pool.poll(0.1)
+            victim = next((w.process.pid for w in pool.workers if w.task == "c" and w.started), None)
+        os.kill(victim, signal.SIGKILL)
+        results = {}
+        while "c" not in results and time.monotonic() < deadline:
+            results.update(pool.poll(0.2))
+        assert isinstance(results["c"], TaskFailed) and "died" in results["c"].reason
+        pool.submit("d", ("d", 0.0))  # a fresh worker, from a fresh forkserver
+        results = {}
+        while "d" not in results and time.monotonic() < deadline:
+            results.update(pool.poll(0.2))
+        assert results["d"][0] == "d"
+    finally:
+        pool.close()

@@ -243,6 +243,10 @@ def _install_claimed(ws: Workspace, claimed: Path, name: str) -> None:
         raw = None
     if raw is not None:
         install_truth(ws, claimed, raw.extras, name)
+    # The record goes first: a kill while the truth files are removed must leave a claim that
+    # is only cleared on resume, never one that installs a half-emptied truth over the whole one.
+    with contextlib.suppress(OSError):
+        (claimed / RAW_RECORD).unlink()
     shutil.rmtree(claimed, ignore_errors=True)
 
 
@@ -274,7 +278,7 @@ def finish_truth(ws: Workspace, store: JobStore, has_ground_truth: bool) -> int:
     """Complete what a crash between recording a clip and removing its raw output left: install
     the ground truth the raw output still holds (when the backend makes any), then remove it.
     Claims by rename, so another run landing the same clips at the same time is never disturbed."""
-    from ..store.model import pid_alive
+    from ..fsutil import pid_alive
 
     root = ws.root / "raw"
     if not root.is_dir():

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from .connection import StoreBase, storage_error
 from .jobs import JobsMixin
-from .model import ClipSpec, Job, JobSpec, Target, Timing, Worker, pid_alive
+from ..fsutil import pid_alive
+from .model import ClipSpec, Job, JobSpec, Target, Timing, Worker
 from .publications import PublicationsMixin
 from .schema import DB_NAME, SCHEMA_VERSION, STATES
 from .workers import WorkersMixin

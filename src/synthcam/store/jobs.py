@@ -14,8 +14,9 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from ..fsutil import pid_alive
 from ..redact import mask_secrets
-from .model import Job, JobSpec, pid_alive
+from .model import Job, JobSpec
 from .schema import STATES
 
 

@@ -4,7 +4,6 @@ of a job's spec that every stage reads instead of poking at a dict."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -165,20 +164,5 @@ class Worker:
     node: str = ""
     executor: str = "local"
     progress: str | None = None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (killed but not yet reaped) is dead for our purposes.
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().split(b") ")[-1][:1] != b"Z"
-    except OSError:
-        return True
 
 

@@ -5,18 +5,26 @@ Each worker is a process fed one task at a time over a pipe; the parent watches 
 the process sentinels, kills a worker that exceeds its time budget, records a crash or a
 timeout as that task's result, and starts a fresh worker. Workers come from a forkserver, so
 they are forked from a clean process even when the caller runs threads (a progress bar).
+
+A worker's exit is reported through the forkserver, so a dead forkserver looks like dead
+workers. The pool tells the two apart (the worker's pid still runs): such a worker keeps its
+task and is watched through its pipe alone, and the next worker comes from a fresh forkserver.
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
+import signal
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
+
+from ..fsutil import pid_alive
 
 __all__ = ["TaskFailed", "TaskPool", "run_tasks"]
 
@@ -51,15 +59,44 @@ def _worker_main(conn: Connection, fn: Callable[..., Any]) -> None:
         conn.send(("result", index, result))
 
 
+_SERVER_RESTART_S = 10.0
+
+
 class _Worker:
     def __init__(self, ctx: Any, fn: Callable[..., Any]):
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_worker_main, args=(child, fn), daemon=True)
-        self.process.start()
+        deadline = time.monotonic() + _SERVER_RESTART_S
+        while True:
+            try:
+                self.process.start()
+                break
+            except OSError:
+                # The forkserver was just killed: multiprocessing starts a new one once the old
+                # one's exit can be reaped, a moment later.
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+                self.process = ctx.Process(target=_worker_main, args=(child, fn), daemon=True)
         child.close()
         self.task: Any = None
         self.given = 0.0
         self.started: float | None = None   # when the worker began the task (its acknowledgement)
+        self.orphaned = False  # its forkserver died: its exit can no longer be reported by it
+
+    def alive(self) -> bool:
+        if self.orphaned:
+            return pid_alive(self.process.pid)
+        return self.process.is_alive()
+
+    def notice_exit(self) -> bool:
+        """The process sentinel fired: True if the worker really ended, False if only its
+        forkserver did (the worker is then watched through its pipe and pid)."""
+        self.process.join(0.2)
+        if pid_alive(self.process.pid):
+            self.orphaned = True
+            return False
+        return True
 
     def give(self, key: Any, args: tuple[Any, ...]) -> None:
         self.task, self.given, self.started = key, time.monotonic(), None
@@ -73,11 +110,15 @@ class _Worker:
         return now - self.given > timeout_s + BOOT_GRACE_S
 
     def stop(self, force: bool = False) -> None:
-        if not force and self.process.is_alive():
+        if not force and self.alive():
             with contextlib.suppress(OSError, ValueError):
                 self.conn.send(None)
             self.process.join(2)
-        if self.process.is_alive():
+        if self.orphaned:
+            if pid_alive(self.process.pid):
+                with contextlib.suppress(OSError):
+                    os.kill(self.process.pid, signal.SIGKILL)
+        elif self.process.is_alive():
             self.process.kill()
             self.process.join(2)
         self.conn.close()
@@ -134,7 +175,8 @@ class TaskPool:
         if not busy:
             return []
         out: list[tuple[Any, Any]] = []
-        ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=timeout))
+        ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy if not w.orphaned],
+                         timeout=timeout))
         now = time.monotonic()
         for n, w in enumerate(self.workers):
             if w.task is None:
@@ -153,7 +195,7 @@ class TaskPool:
                     w.task = None
                     out.append((key, result))
                     continue
-            elif w.process.sentinel in ready or not w.process.is_alive():
+            elif (not w.orphaned and w.process.sentinel in ready and w.notice_exit()) or not w.alive():
                 failure = _death(w)
             elif w.overdue(now, self.timeout_s):
                 failure = f"no result after {self.timeout_s:g} s; the worker was stopped"
@@ -199,6 +241,8 @@ def run_tasks(
 
 
 def _death(w: _Worker) -> str:
+    if w.orphaned:
+        return "the worker process died (its exit status was lost with its forkserver)"
     w.process.join(1)
     code = w.process.exitcode
     if code is not None and code < 0:

@@ -690,7 +690,7 @@ def namespace_for(root: Path) -> str:
 def _orphaned(info: dict[str, Any]) -> bool:
     host, pid = info["driver"]
     if host == socket.gethostname():
-        from ...store.model import pid_alive
+        from ...fsutil import pid_alive
 
         if not pid_alive(pid):
             return True
